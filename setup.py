@@ -1,0 +1,48 @@
+"""OneRec-JAX: an end-to-end generative recommender (Kuaishou's OneRec) in JAX.
+
+Installs the library (`onerec_jax`) and the Pallas kernels (`kernels_pallas`). The `experiments/` and
+`data/` folders are run from the repository root (`python -m experiments.train ...`) and are
+deliberately not installed: a top-level `data` package in site-packages would shadow other packages.
+Exact versions are pinned: JAX and Flax change APIs between minor releases (see BUILD.md).
+"""
+
+import setuptools
+
+# The set known to work together (checked on Python 3.11, CPU). BUILD.md says why each is pinned.
+CORE = [
+    "jax==0.10.2",
+    "jaxlib==0.10.2",
+    "flax==0.12.8",
+    "optax==0.2.8",
+    "orbax-checkpoint==0.12.8",
+    "absl-py==2.5.1",
+    "ml-collections==1.1.0",
+    "numpy==2.4.6",
+    "etils==1.15.0",
+    "tensorboardX==2.6.5",
+    "matplotlib==3.11.2",
+]
+
+EXTRAS = {
+    "test": [
+        "pytest==9.2.0",
+        "pytest-xdist==3.8.0",
+        "hypothesis==6.155.2",
+    ],
+    "data": [
+        "grain==0.2.18",
+    ],
+    # GPU users: `pip install -e .[cuda]` swaps in the CUDA 12 jaxlib plugin (see BUILD.md).
+    "cuda": ["jax[cuda12]==0.10.2"],
+    "tpu": ["jax[tpu]==0.10.2"],
+}
+
+setuptools.setup(
+    name="onerec-jax",
+    version="0.1.0",
+    description="OneRec generative recommender in JAX: tokenizer, encoder-decoder with MoE, RL.",
+    python_requires=">=3.11",
+    packages=setuptools.find_packages(include=["onerec_jax", "onerec_jax.*", "kernels_pallas", "kernels_pallas.*"]),
+    install_requires=CORE,
+    extras_require=EXTRAS,
+)
