@@ -1,0 +1,1 @@
+"""Registered experiments and their thin absl entry points (run from the repository root)."""

@@ -1,0 +1,38 @@
+"""The experiment config: one typed dataclass per subsystem, composed and cross-validated."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from onerec_jax.evaluation.config import EvalConfig
+from onerec_jax.input.config import DataConfig
+from onerec_jax.models.config import ModelConfig
+from onerec_jax.tokenizer.config import TokenizerConfig
+from onerec_jax.train.config import TrainConfig
+
+
+@dataclasses.dataclass(kw_only=True)
+class ExperimentConfig:
+  """Everything one run needs; `--config.<subsystem>.<field>=value` overrides any leaf."""
+
+  name: str = ""  # registered experiment name
+  description: str = ""  # one line, shown by `python -m experiments.list`
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
+  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+  eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+
+  def validate(self) -> "ExperimentConfig":
+    """Validates every part and the cross-part constraints; returns self."""
+    self.data.validate()
+    self.tokenizer.validate()
+    self.model.validate()
+    self.train.validate()
+    self.eval.validate()
+    if self.data.dataset == "synthetic":
+      sim = self.data.simulator
+      if self.tokenizer.codebook_size > sim.num_items:
+        raise ValueError(f"tokenizer.codebook_size={self.tokenizer.codebook_size} exceeds the catalogue "
+                         f"(data.simulator.num_items={sim.num_items})")
+    return self

@@ -1,0 +1,26 @@
+"""Typed configuration of evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(kw_only=True)
+class EvalConfig:
+  """Constrained beam search and ranking metrics on held-out interactions."""
+
+  split: str = "test"  # leave-one-out split: 'valid' or 'test'
+  num_beams: int = 20  # beam width; the top `max(ks)` distinct items are ranked
+  ks: tuple[int, ...] = (5, 10)  # cut-offs of Recall@K and NDCG@K
+  max_users: int = 0  # evaluate the first N users only (0 = all)
+  batch_size: int = 256  # users per beam-search call
+
+  def validate(self) -> None:
+    if self.split not in ("valid", "test"):
+      raise ValueError(f"eval.split must be 'valid' or 'test', got {self.split!r}")
+    if not self.ks or min(self.ks) < 1:
+      raise ValueError(f"eval.ks must be positive cut-offs, got {self.ks}")
+    if self.num_beams < max(self.ks):
+      raise ValueError(f"eval.num_beams={self.num_beams} must be >= max(eval.ks)={max(self.ks)}")
+    if self.max_users < 0 or self.batch_size < 1:
+      raise ValueError("eval.max_users must be >= 0 and eval.batch_size >= 1")

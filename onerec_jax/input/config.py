@@ -1,0 +1,26 @@
+"""Typed configuration of the data source."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from onerec_jax.input.simulator import SimulatorConfig
+
+DATASETS = ("synthetic",)
+
+
+@dataclasses.dataclass(kw_only=True)
+class DataConfig:
+  """Which dataset and how examples are cut from it."""
+
+  dataset: str = "synthetic"  # dataset name (see DATASETS)
+  data_dir: str = ""  # folder of real datasets; '' = $ONEREC_DATA_DIR (unused by 'synthetic')
+  simulator: SimulatorConfig = dataclasses.field(default_factory=SimulatorConfig)  # the built-in world
+  min_history: int = 3  # fewest interactions before a training target (sliding window start)
+
+  def validate(self) -> None:
+    if self.dataset not in DATASETS:
+      raise ValueError(f"data.dataset={self.dataset!r} is unknown; known: {DATASETS}")
+    if self.min_history < 1:
+      raise ValueError(f"data.min_history must be >= 1, got {self.min_history}")
+    self.simulator.validate()

@@ -1,0 +1,119 @@
+"""Turns (user, target position) examples into the encoder's multi-scale feature batch.
+
+The pathways (PAPER.md section 2), all taken strictly before the target position:
+  short:    the last `short_len` interactions;
+  positive: the last `positive_len` positive (high-engagement) interactions;
+  lifelong: the last `lifelong_len` interactions, compressed later by the model's QFormer.
+Vectorised numpy gathers; padding is item -1 with zero features. Shape legend: b batch, n pathway
+length, l semantic-ID levels, f feedback values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from onerec_jax.input.sequences import Examples, SequenceDataset
+
+
+@dataclasses.dataclass
+class FeatureBuilder:
+  """Builds batches for one dataset and one semantic-ID table.
+
+  Attributes:
+    data: the sequences.
+    item_sids: [i, l] int32 semantic ID of every item.
+    short_len, positive_len, lifelong_len: pathway lengths (tokens).
+  """
+
+  data: SequenceDataset
+  item_sids: np.ndarray
+  short_len: int
+  positive_len: int
+  lifelong_len: int
+
+  def __post_init__(self):
+    if self.item_sids.shape[0] != self.data.num_items:
+      raise ValueError(f"semantic-ID table has {self.item_sids.shape[0]} items, dataset "
+                       f"{self.data.name} has {self.data.num_items}")
+    # Positions of positive interactions per user, left-aligned: [u, n], -1 padded, and counts before p.
+    pos = self.data.positive & (self.data.items >= 0)
+    order = np.argsort(~pos, axis=1, kind="stable")
+    self._positive_positions = np.where(np.take_along_axis(pos, order, 1), order, -1).astype(np.int32)
+    self._positives_before = np.concatenate(
+        [np.zeros((pos.shape[0], 1), np.int32), np.cumsum(pos, axis=1, dtype=np.int32)], axis=1)
+
+  def _gather(self, rows: np.ndarray, positions: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    """positions [b, n] (-1 = padding) -> the pathway's arrays."""
+    valid = positions >= 0
+    p = np.where(valid, positions, 0)
+    r = rows[:, None]
+    items = np.where(valid, self.data.items[r, p], -1).astype(np.int32)
+    safe = np.maximum(items, 0)
+    return {
+        f"{prefix}_items": items,
+        f"{prefix}_sids": np.where(valid[..., None], self.item_sids[safe], 0).astype(np.int32),
+        f"{prefix}_category": np.where(valid, self.data.item_category[safe], 0).astype(np.int32),
+        f"{prefix}_author": np.where(valid, self.data.item_author[safe], 0).astype(np.int32),
+        f"{prefix}_feedback": np.where(valid[..., None], self.data.feedback[r, p], 0).astype(np.float32),
+    }
+
+  def history_before(self, rows: np.ndarray, target_pos: np.ndarray) -> dict[str, np.ndarray]:
+    """Features of users `rows` [b] at positions `target_pos` [b] (no target)."""
+    rows = np.asarray(rows, np.int32)
+    target_pos = np.asarray(target_pos, np.int32)
+    out = {
+        "user_id": self.data.user_ids[rows].astype(np.int64).astype(np.int32),
+        "static": self.data.user_static[rows].astype(np.int32),
+    }
+    for prefix, length in (("short", self.short_len), ("lifelong", self.lifelong_len)):
+      if length:
+        positions = target_pos[:, None] - length + np.arange(length)[None, :]
+        out.update(self._gather(rows, np.where(positions >= 0, positions, -1), prefix))
+    if self.positive_len:
+      count = self._positives_before[rows, target_pos]  # positives strictly before the target
+      idx = count[:, None] - self.positive_len + np.arange(self.positive_len)[None, :]
+      positions = np.where(idx >= 0, self._positive_positions[rows[:, None], np.maximum(idx, 0)], -1)
+      out.update(self._gather(rows, positions, "positive"))
+    return out
+
+  def batch(self, examples: Examples, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Features plus 'target_item' [b] and 'target_sid' [b, l] for examples[indices]."""
+    rows = examples.user_rows if indices is None else examples.user_rows[indices]
+    pos = examples.target_pos if indices is None else examples.target_pos[indices]
+    out = self.history_before(rows, pos)
+    target = self.data.items[rows, pos].astype(np.int32)
+    out["target_item"] = target
+    out["target_sid"] = self.item_sids[target].astype(np.int32)
+    return out
+
+
+@dataclasses.dataclass
+class TrainBatches:
+  """Deterministic, resumable shuffled batches: batch `step` is a pure function of (seed, step).
+
+  Each epoch is a fresh permutation from (seed, epoch); a resumed run asks for the same step and gets the
+  same batch, so the iterator state is the step number saved in the checkpoint.
+  """
+
+  builder: FeatureBuilder
+  examples: Examples
+  batch_size: int
+  seed: int
+
+  def __post_init__(self):
+    if len(self.examples) < self.batch_size:
+      raise ValueError(f"{len(self.examples)} training examples is fewer than batch_size {self.batch_size}")
+    self.steps_per_epoch = len(self.examples) // self.batch_size
+    self._perm_epoch, self._perm = -1, None
+
+  def indices(self, step: int) -> np.ndarray:
+    epoch, k = divmod(step, self.steps_per_epoch)
+    if epoch != self._perm_epoch:
+      self._perm = np.random.default_rng((self.seed, epoch)).permutation(len(self.examples))
+      self._perm_epoch = epoch
+    return self._perm[k * self.batch_size:(k + 1) * self.batch_size]
+
+  def __call__(self, step: int) -> dict[str, np.ndarray]:
+    return self.builder.batch(self.examples, self.indices(step))

@@ -1,0 +1,89 @@
+"""Multi-head attention: projections around the fused `kernels_pallas.attention` op.
+
+Shape legend: b batch, s query length, t key length, d model width, h heads, k head width.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+import kernels_pallas
+from onerec_jax.sharding.rules import with_logical_constraint
+
+
+def _dense_init(*names: str):
+  return nnx.with_partitioning(nnx.initializers.lecun_normal(), names)
+
+
+class MultiHeadAttention(nnx.Module):
+  """Self- or cross-attention with separate q/k/v/o projections (no bias).
+
+  Keys and values can be projected once (`project_kv`) and reused across calls: the decoder does this
+  for cross-attention so that the encoder output is projected once per request, not once per beam step.
+  """
+
+  def __init__(self, d_model: int, num_heads: int, head_dim: int, *, impl: str = "auto",
+               dtype=jnp.float32, rngs: nnx.Rngs):
+    self.num_heads, self.head_dim, self.impl, self.dtype = num_heads, head_dim, impl, dtype
+    shape = (d_model, num_heads, head_dim)
+    self.q = nnx.Param(_dense_init("embed", "heads", "kv")(rngs.params(), shape, jnp.float32))
+    self.k = nnx.Param(_dense_init("embed", "heads", "kv")(rngs.params(), shape, jnp.float32))
+    self.v = nnx.Param(_dense_init("embed", "heads", "kv")(rngs.params(), shape, jnp.float32))
+    self.o = nnx.Param(_dense_init("heads", "kv", "embed")(rngs.params(), (num_heads, head_dim, d_model),
+                                                           jnp.float32))
+
+  def project_kv(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x [b, t, d] -> keys, values [b, t, h, k]."""
+    x = x.astype(self.dtype)
+    k = jnp.einsum("btd,dhk->bthk", x, self.k[...].astype(self.dtype))
+    v = jnp.einsum("btd,dhk->bthk", x, self.v[...].astype(self.dtype))
+    return k, v
+
+  def __call__(self, x: jax.Array, *, kv: jax.Array | None = None,
+               kv_cache: tuple[jax.Array, jax.Array] | None = None,
+               q_segment_ids: jax.Array | None = None, kv_segment_ids: jax.Array | None = None,
+               causal: bool = False) -> jax.Array:
+    """Attends from x to kv (self-attention when both kv and kv_cache are None).
+
+    Args:
+      x: queries' input [b, s, d].
+      kv: keys' input [b, t, d] for cross-attention.
+      kv_cache: precomputed (keys, values) [b, t, h, k] from `project_kv`; b may divide x's batch
+        evenly when the same keys serve several query groups (beams): then the query groups are folded
+        into the query length, which is exact for non-causal attention.
+      q_segment_ids: [b, s] int32, 0 = padding; None = all valid.
+      kv_segment_ids: [b, t] int32, 0 = padding; None = all valid.
+      causal: mask keys after the query position.
+
+    Returns:
+      [b, s, d] in self.dtype.
+    """
+    x = x.astype(self.dtype)
+    q = jnp.einsum("bsd,dhk->bshk", x, self.q[...].astype(self.dtype))
+    if kv_cache is not None:
+      k, v = kv_cache
+    else:
+      k, v = self.project_kv(x if kv is None else kv)
+    b, s = q.shape[:2]
+    groups = b // k.shape[0]
+    if groups * k.shape[0] != b:
+      raise ValueError(f"query batch {b} is not a multiple of the key batch {k.shape[0]}")
+    if groups > 1:  # fold beams into the query length: [b*g, s] -> [b, g*s]
+      if causal:
+        raise ValueError("shared keys across query groups only works for non-causal attention")
+      q = q.reshape(k.shape[0], groups * s, *q.shape[2:])
+      if q_segment_ids is not None:
+        q_segment_ids = q_segment_ids.reshape(k.shape[0], groups * s)
+      elif kv_segment_ids is not None:
+        q_segment_ids = jnp.ones(q.shape[:2], jnp.int32)
+    elif kv_segment_ids is not None and q_segment_ids is None:
+      q_segment_ids = jnp.ones(q.shape[:2], jnp.int32)
+    elif q_segment_ids is not None and kv_segment_ids is None:
+      kv_segment_ids = jnp.ones(k.shape[:2], jnp.int32)
+    q = with_logical_constraint(q, ("act_batch", "act_length", "act_heads", None))
+    out = kernels_pallas.attention(q, k, v, causal=causal, q_segment_ids=q_segment_ids,
+                                   kv_segment_ids=kv_segment_ids, impl=self.impl)
+    out = out.reshape(b, s, *out.shape[2:])
+    return jnp.einsum("bshk,hkd->bsd", out, self.o[...].astype(self.dtype))

@@ -1,0 +1,92 @@
+"""SwiGLU feed-forward block, the dense FFN of OneRec's encoder and small decoders.
+
+Shape letters: b batch, s length, d model width, f feed-forward width.
+
+Every weight carries logical axis names ('embed' for d, 'mlp' for f) in its `out_sharding` metadata.
+`logical_init` attaches them so that the same module builds both on a bare CPU (names recorded, nothing
+sharded) and under `jax.set_mesh(...)` with `nnx.logical_axis_rules(...)` (each weight is created
+sharded by the rule table).
+"""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from flax.typing import Initializer
+
+__all__ = ["SwiGLU", "logical_init"]
+
+
+def logical_init(initializer: Initializer, names: Sequence[str | None]) -> Initializer:
+  """Wraps `initializer` so the `nnx.Param` built from it records logical axis `names`.
+
+  Flax 0.12.8 shards a variable eagerly at creation when its metadata has `out_sharding`, and raises
+  if no mesh is set. Eager sharding is therefore switched on only when a mesh is set at construction
+  time; without one the names are still recorded (`nnx.get_partition_spec` sees them).
+
+  Args:
+    initializer: any `(key, shape, dtype) -> array` initializer.
+    names: one logical axis name (or None, replicated) per weight dimension.
+
+  Returns:
+    An initializer whose output `nnx.Param(...)` turns into a variable with `out_sharding=names`.
+  """
+  eager = not jax.sharding.get_abstract_mesh().empty
+  return nnx.with_partitioning(initializer, tuple(names), eager_sharding=eager)
+
+
+class SwiGLU(nnx.Module):
+  """Gated feed-forward: `w_down(silu(x w_gate) * (x w_up))`, no biases.
+
+  Attributes:
+    w_gate: `nnx.Linear` d -> f, kernel [d, f] named ('embed', 'mlp').
+    w_up: `nnx.Linear` d -> f, kernel [d, f] named ('embed', 'mlp').
+    w_down: `nnx.Linear` f -> d, kernel [f, d] named ('mlp', 'embed').
+  """
+
+  def __init__(
+    self,
+    d_model: int,
+    ffn_dim: int,
+    *,
+    dtype: jnp.dtype = jnp.float32,
+    param_dtype: jnp.dtype = jnp.float32,
+    rngs: nnx.Rngs,
+  ):
+    """Builds the three projections.
+
+    Args:
+      d_model: model width d.
+      ffn_dim: hidden width f.
+      dtype: computation dtype (activations and matmuls).
+      param_dtype: storage dtype of the weights.
+      rngs: random streams; `params` initialises the weights.
+    """
+    init = nnx.initializers.lecun_normal()
+
+    def linear(d_in, d_out, names):
+      return nnx.Linear(
+        d_in,
+        d_out,
+        use_bias=False,
+        dtype=dtype,
+        param_dtype=param_dtype,
+        kernel_init=logical_init(init, names),
+        rngs=rngs,
+      )
+
+    self.w_gate = linear(d_model, ffn_dim, ("embed", "mlp"))
+    self.w_up = linear(d_model, ffn_dim, ("embed", "mlp"))
+    self.w_down = linear(ffn_dim, d_model, ("mlp", "embed"))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Applies the block position-wise.
+
+    Args:
+      x: [..., d] activations.
+
+    Returns:
+      [..., d] in `dtype`.
+    """
+    return self.w_down(jax.nn.silu(self.w_gate(x)) * self.w_up(x))

@@ -1,0 +1,114 @@
+"""Pre-norm transformer blocks of the encoder, the decoder and the lifelong QFormer.
+
+Shape legend: b batch, s query length, t key length, d model width.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from onerec_jax.layers.attention import MultiHeadAttention
+from onerec_jax.layers.feed_forward import SwiGLU
+from onerec_jax.layers.moe import MoE
+from onerec_jax.sharding.rules import with_logical_constraint
+
+
+def rms_norm(d_model: int, rngs: nnx.Rngs) -> nnx.RMSNorm:
+  """RMSNorm whose scale carries the 'embed' logical axis."""
+  return nnx.RMSNorm(d_model, scale_init=nnx.with_partitioning(nnx.initializers.ones_init(), ("embed",)),
+                     rngs=rngs)
+
+
+class FeedForward(nnx.Module):
+  """Dense SwiGLU, or a mixture of SwiGLU experts when num_experts > 0."""
+
+  def __init__(self, d_model: int, ffn_dim: int, *, num_experts: int = 0, top_k: int = 2,
+               dtype=jnp.float32, rngs: nnx.Rngs):
+    self.is_moe = num_experts > 0
+    if self.is_moe:
+      self.ffn = MoE(d_model, ffn_dim, num_experts, top_k, dtype=dtype, rngs=rngs)
+    else:
+      self.ffn = SwiGLU(d_model, ffn_dim, dtype=dtype, rngs=rngs)
+
+  def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, dict]:
+    """x [b, s, d], mask [b, s] bool -> ([b, s, d], aux); aux has 'expert_load' [e] for MoE."""
+    if self.is_moe:
+      return self.ffn(x, mask=mask)
+    return self.ffn(x), {}
+
+
+class EncoderLayer(nnx.Module):
+  """Full (non-causal) self-attention over the user tokens, then a feed-forward."""
+
+  def __init__(self, d_model: int, num_heads: int, head_dim: int, ffn_dim: int, *, num_experts: int = 0,
+               top_k: int = 2, dropout_rate: float = 0.0, attention_impl: str = "auto",
+               dtype=jnp.float32, rngs: nnx.Rngs):
+    self.attn_norm = rms_norm(d_model, rngs)
+    self.attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype, rngs=rngs)
+    self.ffn_norm = rms_norm(d_model, rngs)
+    self.ffn = FeedForward(d_model, ffn_dim, num_experts=num_experts, top_k=top_k, dtype=dtype, rngs=rngs)
+    self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
+
+  def __call__(self, x: jax.Array, segment_ids: jax.Array) -> tuple[jax.Array, dict]:
+    """x [b, t, d], segment_ids [b, t] (0 = padding) -> ([b, t, d], aux)."""
+    h = self.attn(self.attn_norm(x), q_segment_ids=segment_ids, kv_segment_ids=segment_ids)
+    x = x + self.dropout(h)
+    h, aux = self.ffn(self.ffn_norm(x), mask=segment_ids > 0)
+    x = x + self.dropout(h)
+    return with_logical_constraint(x, ("act_batch", "act_length", "act_embed")), aux
+
+
+class DecoderLayer(nnx.Module):
+  """Causal self-attention, cross-attention to the encoder output, then a (mixture-of-experts) FFN."""
+
+  def __init__(self, d_model: int, num_heads: int, head_dim: int, ffn_dim: int, *, num_experts: int = 0,
+               top_k: int = 2, dropout_rate: float = 0.0, attention_impl: str = "auto",
+               dtype=jnp.float32, rngs: nnx.Rngs):
+    self.self_norm = rms_norm(d_model, rngs)
+    self.self_attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype,
+                                        rngs=rngs)
+    self.cross_norm = rms_norm(d_model, rngs)
+    self.cross_attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype,
+                                         rngs=rngs)
+    self.ffn_norm = rms_norm(d_model, rngs)
+    self.ffn = FeedForward(d_model, ffn_dim, num_experts=num_experts, top_k=top_k, dtype=dtype, rngs=rngs)
+    self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
+
+  def __call__(self, x: jax.Array, cross_kv: tuple[jax.Array, jax.Array],
+               encoder_segment_ids: jax.Array) -> tuple[jax.Array, dict]:
+    """One decoder layer.
+
+    Args:
+      x: target-token states [b, s, d] (b = requests x beams at inference).
+      cross_kv: this layer's projected encoder keys, values [b', t, h, k], with b a multiple of b'.
+      encoder_segment_ids: [b', t] (0 = padding).
+
+    Returns:
+      ([b, s, d], aux).
+    """
+    x = x + self.dropout(self.self_attn(self.self_norm(x), causal=True))
+    x = x + self.dropout(self.cross_attn(self.cross_norm(x), kv_cache=cross_kv,
+                                         kv_segment_ids=encoder_segment_ids))
+    h, aux = self.ffn(self.ffn_norm(x))
+    x = x + self.dropout(h)
+    return with_logical_constraint(x, ("act_batch", "act_length", "act_embed")), aux
+
+
+class QFormerBlock(nnx.Module):
+  """Learned queries cross-attend to a long sequence, then a feed-forward (the lifelong compressor)."""
+
+  def __init__(self, d_model: int, num_heads: int, head_dim: int, ffn_dim: int, *, attention_impl: str = "auto",
+               dtype=jnp.float32, rngs: nnx.Rngs):
+    self.cross_norm = rms_norm(d_model, rngs)
+    self.cross_attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype,
+                                         rngs=rngs)
+    self.ffn_norm = rms_norm(d_model, rngs)
+    self.ffn = SwiGLU(d_model, ffn_dim, dtype=dtype, rngs=rngs)
+
+  def __call__(self, queries: jax.Array, memory: jax.Array, memory_segment_ids: jax.Array) -> jax.Array:
+    """queries [b, q, d], memory [b, t, d], memory_segment_ids [b, t] -> [b, q, d]."""
+    queries = queries + self.cross_attn(self.cross_norm(queries), kv=memory,
+                                        kv_segment_ids=memory_segment_ids)
+    return queries + self.ffn(self.ffn_norm(queries))

@@ -1,0 +1,86 @@
+"""Typed configuration of the OneRec encoder-decoder."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(kw_only=True)
+class ModelConfig:
+  """Sizes of the encoder-decoder. Vocabulary and catalogue sizes are filled from the data/tokenizer."""
+
+  size: str = "tiny"  # name of a row of models.sizes.MODEL_SIZES the widths below were taken from
+  d_model: int = 64  # model width
+  num_heads: int = 4  # attention heads
+  head_dim: int = 0  # width per head (0 = d_model // num_heads)
+  ffn_dim: int = 128  # dense SwiGLU hidden width
+  num_encoder_layers: int = 1  # transformer layers over the user tokens
+  num_decoder_layers: int = 1  # decoder layers (causal self-attn, cross-attn, FFN/MoE)
+  num_experts: int = 0  # experts per MoE layer (0 = dense feed-forward)
+  num_experts_per_token: int = 2  # top-k routing
+  expert_ffn_dim: int = 0  # hidden width per expert (0 = ffn_dim)
+  encoder_moe: bool = False  # also use MoE in the encoder (the 2.6B model does)
+  router_bias_step: float = 1e-3  # auxiliary-loss-free balancing: bias step per training step
+  dropout_rate: float = 0.0  # dropout on residual branches
+  embed_dim: int = 32  # width of each sparse-feature embedding (the report uses 64)
+  # Encoder pathway lengths (tokens).
+  short_len: int = 20  # short-term pathway: the last interactions
+  positive_len: int = 32  # positive-feedback pathway: the last high-engagement interactions
+  lifelong_len: int = 64  # lifelong pathway: interactions fed to the compressor
+  lifelong_queries: int = 8  # learned queries of the lifelong QFormer (tokens it emits)
+  lifelong_layers: int = 1  # QFormer blocks
+  use_item_id_embedding: bool = True  # embed raw item ids besides their semantic IDs
+  # Filled in from the data and tokenizer (0 = not yet known).
+  num_items: int = 0  # catalogue size
+  num_users: int = 0  # user-id vocabulary (ids are hashed into it)
+  num_categories: int = 0  # item category vocabulary
+  num_authors: int = 0  # item author vocabulary
+  static_vocab_sizes: tuple[int, ...] = ()  # vocab of each static user feature
+  num_feedback: int = 0  # continuous feedback values per interaction
+  num_sid_levels: int = 0  # semantic-ID length (tokens per item, incl. a disambiguation level)
+  sid_vocab_size: int = 0  # codes per level (shared output width)
+  # Numerics and kernels.
+  dtype: str = "float32"  # activation dtype: float32 | bfloat16
+  attention_impl: str = "auto"  # kernels_pallas.attention impl: auto | reference | xla | pallas
+
+  @property
+  def resolved_head_dim(self) -> int:
+    return self.head_dim or self.d_model // self.num_heads
+
+  @property
+  def resolved_expert_ffn_dim(self) -> int:
+    return self.expert_ffn_dim or self.ffn_dim
+
+  def validate(self) -> None:
+    """Checks cross-field consistency; raises ValueError naming the field."""
+    for name in ("d_model", "num_heads", "ffn_dim", "num_encoder_layers", "num_decoder_layers", "embed_dim"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+    if not self.head_dim and self.d_model % self.num_heads:
+      raise ValueError(
+          f"model.d_model={self.d_model} is not divisible by model.num_heads={self.num_heads}; set model.head_dim"
+      )
+    if self.num_experts < 0:
+      raise ValueError(f"model.num_experts must be >= 0, got {self.num_experts}")
+    if self.num_experts and not 1 <= self.num_experts_per_token <= self.num_experts:
+      raise ValueError(
+          f"model.num_experts_per_token={self.num_experts_per_token} must be in [1, num_experts={self.num_experts}]"
+      )
+    if self.encoder_moe and not self.num_experts:
+      raise ValueError("model.encoder_moe=True needs model.num_experts > 0")
+    if self.short_len < 1 or self.positive_len < 0 or self.lifelong_len < 0:
+      raise ValueError("model.short_len must be >= 1 and positive_len, lifelong_len >= 0")
+    if self.lifelong_len and self.lifelong_queries < 1:
+      raise ValueError("model.lifelong_queries must be >= 1 when lifelong_len > 0")
+    if self.dtype not in ("float32", "bfloat16"):
+      raise ValueError(f"model.dtype must be float32 or bfloat16, got {self.dtype!r}")
+    if self.attention_impl not in ("auto", "reference", "xla", "pallas"):
+      raise ValueError(f"model.attention_impl must be auto|reference|xla|pallas, got {self.attention_impl!r}")
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f"model.dropout_rate must be in [0, 1), got {self.dropout_rate}")
+
+  def check_data_fields(self) -> None:
+    """Checks the fields filled from data and tokenizer before a model is built."""
+    for name in ("num_items", "num_users", "num_categories", "num_authors", "num_sid_levels", "sid_vocab_size"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"model.{name} is {getattr(self, name)}: fill it from the data/tokenizer before building")

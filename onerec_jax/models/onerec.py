@@ -1,0 +1,211 @@
+"""The OneRec encoder-decoder (PAPER.md sections 2-3).
+
+The encoder reads four pathways of user features (static, short-term, positive-feedback, lifelong
+compressed by a QFormer) as one token sequence; the decoder generates an item's semantic ID token by
+token with causal self-attention, cross-attention to the encoder and (mixture-of-experts) feed-forwards.
+
+Shape legend: b batch, n interactions in a pathway, t encoder tokens, s decoder positions, l semantic-ID
+levels, d model width, e embedding width, f continuous feedback values, v codes per level, q queries.
+
+Batch (numpy or jax arrays, see onerec_jax.input.features):
+  user_id [b] int32; static [b, num_static] int32;
+  for p in PATHWAYS: {p}_items [b, n] int32 (-1 = padding), {p}_sids [b, n, l] int32,
+    {p}_category [b, n] int32, {p}_author [b, n] int32, {p}_feedback [b, n, f] float32;
+  target_sid [b, l] int32 (training only).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from onerec_jax.layers.transformer import DecoderLayer, EncoderLayer, QFormerBlock, rms_norm
+from onerec_jax.models.config import ModelConfig
+
+PATHWAYS = ("short", "positive", "lifelong")
+BOS = 0
+
+
+def _embed(num: int, features: int, rngs: nnx.Rngs, names=("table", None)) -> nnx.Embed:
+  return nnx.Embed(num, features, embedding_init=nnx.with_partitioning(nnx.initializers.normal(0.02), names),
+                   rngs=rngs)
+
+
+def _linear(din: int, dout: int, rngs: nnx.Rngs, names=("embed", "mlp")) -> nnx.Linear:
+  return nnx.Linear(din, dout, kernel_init=nnx.with_partitioning(nnx.initializers.lecun_normal(), names),
+                    bias_init=nnx.with_partitioning(nnx.initializers.zeros_init(), (names[1],)), rngs=rngs)
+
+
+def decoder_inputs(sids: jax.Array, vocab_size: int) -> jax.Array:
+  """Teacher-forcing decoder input: [BOS, s_1, ..., s_{s}] with level offsets.
+
+  Args:
+    sids: semantic-ID prefix [b, s] (codes in [0, vocab_size)), s may be 0.
+    vocab_size: codes per level.
+
+  Returns:
+    [b, s + 1] int32 token ids into the decoder embedding (0 = BOS, 1 + level * v + code).
+  """
+  b, s = sids.shape
+  offsets = 1 + jnp.arange(s, dtype=jnp.int32) * vocab_size
+  return jnp.concatenate([jnp.full((b, 1), BOS, jnp.int32), sids.astype(jnp.int32) + offsets], axis=1)
+
+
+class InteractionEmbedding(nnx.Module):
+  """Embeds interactions (item id, semantic ID, category, author, feedback) into e-wide vectors."""
+
+  def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
+    e = config.embed_dim
+    self.use_item_id = config.use_item_id_embedding
+    if self.use_item_id:
+      self.item = _embed(config.num_items + 1, e, rngs)
+    self.sid = _embed(config.num_sid_levels * config.sid_vocab_size, e, rngs)
+    self.category = _embed(config.num_categories + 1, e, rngs)
+    self.author = _embed(config.num_authors + 1, e, rngs)
+    self.vocab_size = config.sid_vocab_size
+    self.num_levels = config.num_sid_levels
+    self.width = e * (4 if self.use_item_id else 3) + config.num_feedback
+
+  def __call__(self, items, sids, category, author, feedback) -> jax.Array:
+    """items, category, author [b, n]; sids [b, n, l]; feedback [b, n, f] -> [b, n, width]."""
+    valid = items >= 0
+    offsets = jnp.arange(self.num_levels, dtype=jnp.int32) * self.vocab_size
+    sid_vec = self.sid(jnp.where(valid[..., None], sids + offsets, 0)).sum(axis=-2)
+    parts = [sid_vec, self.category(jnp.where(valid, category + 1, 0)), self.author(jnp.where(valid, author + 1, 0))]
+    if self.use_item_id:
+      parts.insert(0, self.item(jnp.where(valid, items + 1, 0)))
+    parts.append(feedback.astype(jnp.float32))
+    return jnp.concatenate(parts, axis=-1) * valid[..., None]
+
+
+class FeatureMLP(nnx.Module):
+  """The report's pathway projection: Dense -> LeakyReLU -> Dense to d_model."""
+
+  def __init__(self, din: int, d_model: int, rngs: nnx.Rngs):
+    self.fc1 = _linear(din, d_model, rngs)
+    self.fc2 = _linear(d_model, d_model, rngs, names=("mlp", "embed"))
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self.fc2(jax.nn.leaky_relu(self.fc1(x)))
+
+
+class OneRec(nnx.Module):
+  """Encoder over multi-scale user features and a semantic-ID decoder (`encode`, `decode`, `__call__`)."""
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    config.validate()
+    config.check_data_fields()
+    self.config = config
+    c = config
+    d, h, k = c.d_model, c.num_heads, c.resolved_head_dim
+    dtype = jnp.dtype(c.dtype)
+    self.dtype = dtype
+    self.interaction = InteractionEmbedding(c, rngs)
+    self.user = _embed(c.num_users, c.embed_dim, rngs)
+    self.static = nnx.List([_embed(v, c.embed_dim, rngs) for v in c.static_vocab_sizes])
+    self.static_mlp = FeatureMLP(c.embed_dim * (1 + len(c.static_vocab_sizes)), d, rngs)
+    self.short_mlp = FeatureMLP(self.interaction.width, d, rngs)
+    self.positive_mlp = FeatureMLP(self.interaction.width, d, rngs) if c.positive_len else None
+    if c.lifelong_len:
+      self.lifelong_mlp = FeatureMLP(self.interaction.width, d, rngs)
+      self.lifelong_queries = nnx.Param(
+          nnx.with_partitioning(nnx.initializers.normal(0.02), ("queries", "embed"))(
+              rngs.params(), (c.lifelong_queries, d)))
+      self.qformer = nnx.List([
+          QFormerBlock(d, h, k, c.ffn_dim, attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
+          for _ in range(c.lifelong_layers)])
+    else:
+      self.lifelong_mlp = None
+    self.num_encoder_tokens = 1 + c.short_len + c.positive_len + (c.lifelong_queries if c.lifelong_len else 0)
+    self.encoder_positions = nnx.Param(
+        nnx.with_partitioning(nnx.initializers.normal(0.02), (None, "embed"))(
+            rngs.params(), (self.num_encoder_tokens, d)))
+    expert_ffn = c.resolved_expert_ffn_dim
+    self.encoder_layers = nnx.List([
+        EncoderLayer(d, h, k, expert_ffn if c.encoder_moe else c.ffn_dim,
+                     num_experts=c.num_experts if c.encoder_moe else 0, top_k=c.num_experts_per_token,
+                     dropout_rate=c.dropout_rate, attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
+        for _ in range(c.num_encoder_layers)])
+    self.encoder_norm = rms_norm(d, rngs)
+    self.token_embed = _embed(1 + c.num_sid_levels * c.sid_vocab_size, d, rngs, names=("vocab", "embed"))
+    self.decoder_positions = nnx.Param(
+        nnx.with_partitioning(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (c.num_sid_levels, d)))
+    self.decoder_layers = nnx.List([
+        DecoderLayer(d, h, k, expert_ffn if c.num_experts else c.ffn_dim, num_experts=c.num_experts,
+                     top_k=c.num_experts_per_token, dropout_rate=c.dropout_rate,
+                     attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
+        for _ in range(c.num_decoder_layers)])
+    self.decoder_norm = rms_norm(d, rngs)
+    self.head = nnx.Linear(d, c.sid_vocab_size, use_bias=False,
+                           kernel_init=nnx.with_partitioning(nnx.initializers.lecun_normal(), ("embed", "vocab")),
+                           rngs=rngs)
+
+  def _pathway(self, batch, name: str, mlp: FeatureMLP) -> tuple[jax.Array, jax.Array]:
+    items = batch[f"{name}_items"]
+    x = self.interaction(items, batch[f"{name}_sids"], batch[f"{name}_category"], batch[f"{name}_author"],
+                         batch[f"{name}_feedback"])
+    return mlp(x), (items >= 0).astype(jnp.int32)
+
+  def encode(self, batch) -> tuple[jax.Array, jax.Array, dict[str, dict]]:
+    """Encodes user features.
+
+    Returns:
+      encoded [b, t, d] (float32), segment_ids [b, t] int32 (0 = padding), aux: {MoE layer path: its aux dict}.
+    """
+    c = self.config
+    user = self.user(batch["user_id"] % c.num_users)
+    statics = [user] + [emb(batch["static"][:, i]) for i, emb in enumerate(self.static)]
+    tokens = [self.static_mlp(jnp.concatenate(statics, axis=-1))[:, None, :]]
+    segments = [jnp.ones((user.shape[0], 1), jnp.int32)]
+    x, seg = self._pathway(batch, "short", self.short_mlp)
+    tokens.append(x), segments.append(seg)
+    if self.positive_mlp is not None:
+      x, seg = self._pathway(batch, "positive", self.positive_mlp)
+      tokens.append(x), segments.append(seg)
+    if self.lifelong_mlp is not None:
+      memory, memory_seg = self._pathway(batch, "lifelong", self.lifelong_mlp)
+      q = jnp.broadcast_to(self.lifelong_queries[...], (memory.shape[0], *self.lifelong_queries.shape))
+      for block in self.qformer:
+        q = block(q, memory, memory_seg)
+      tokens.append(q), segments.append(jnp.ones(q.shape[:2], jnp.int32))
+    x = jnp.concatenate(tokens, axis=1) + self.encoder_positions[...]
+    segment_ids = jnp.concatenate(segments, axis=1)
+    x = x.astype(self.dtype)
+    aux = {}
+    for i, layer in enumerate(self.encoder_layers):
+      x, layer_aux = layer(x, segment_ids)
+      if layer_aux:
+        aux[f"encoder_layers/{i}/ffn/ffn"] = layer_aux
+    return self.encoder_norm(x).astype(jnp.float32), segment_ids, aux
+
+  def cross_kv(self, encoded: jax.Array) -> list[tuple[jax.Array, jax.Array]]:
+    """Projects the encoder output once per decoder layer: list of (keys, values) [b, t, h, k]."""
+    return [layer.cross_attn.project_kv(encoded) for layer in self.decoder_layers]
+
+  def decode(self, tokens: jax.Array, cross_kv, encoder_segment_ids: jax.Array) -> tuple[jax.Array, dict[str, dict]]:
+    """Next-token logits for decoder inputs.
+
+    Args:
+      tokens: decoder input ids [b, s] from `decoder_inputs` (b = requests x beams allowed).
+      cross_kv: from `cross_kv`, batch b' dividing b.
+      encoder_segment_ids: [b', t].
+
+    Returns:
+      logits [b, s, v] float32, aux: {MoE layer path: its aux dict}.
+    """
+    s = tokens.shape[1]
+    x = (self.token_embed(tokens) + self.decoder_positions[:s]).astype(self.dtype)
+    aux = {}
+    for i, (layer, kv) in enumerate(zip(self.decoder_layers, cross_kv)):
+      x, layer_aux = layer(x, kv, encoder_segment_ids)
+      if layer_aux:
+        aux[f"decoder_layers/{i}/ffn/ffn"] = layer_aux
+    return self.head(self.decoder_norm(x)).astype(jnp.float32), aux
+
+  def __call__(self, batch) -> tuple[jax.Array, dict[str, dict]]:
+    """Teacher-forced logits [b, l, v] for batch['target_sid'] [b, l], and {MoE layer path: aux dict}."""
+    encoded, segment_ids, enc_aux = self.encode(batch)
+    tokens = decoder_inputs(batch["target_sid"][:, :-1], self.config.sid_vocab_size)
+    logits, dec_aux = self.decode(tokens, self.cross_kv(encoded), segment_ids)
+    return logits, {**enc_aux, **dec_aux}

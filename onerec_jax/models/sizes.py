@@ -1,0 +1,36 @@
+"""The OneRec model series (PAPER.md section 4) as one table; a size is a base plus overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from onerec_jax.models.config import ModelConfig
+
+# name -> overrides of ModelConfig. Expert width: the report gives 2048; it is a field.
+MODEL_SIZES: dict[str, dict[str, object]] = {
+    # CPU tests and smoke runs.
+    "tiny": dict(d_model=32, num_heads=2, ffn_dim=64, num_encoder_layers=1, num_decoder_layers=1),
+    # The quickstart on the simulator: small enough for 2 CPU cores, big enough to learn.
+    "quickstart": dict(d_model=128, num_heads=4, ffn_dim=256, num_encoder_layers=2, num_decoder_layers=2,
+                       num_experts=4, num_experts_per_token=2),
+    "0.015B": dict(d_model=128, num_heads=4, ffn_dim=256, num_encoder_layers=2, num_decoder_layers=2),
+    "0.121B": dict(d_model=1024, num_heads=8, ffn_dim=2048, num_encoder_layers=4, num_decoder_layers=4),
+    "0.935B": dict(d_model=1024, num_heads=8, ffn_dim=2048, num_encoder_layers=4, num_decoder_layers=4,
+                   num_experts=24, num_experts_per_token=2),
+    "2.633B": dict(d_model=1024, num_heads=8, ffn_dim=2048, num_encoder_layers=12, num_decoder_layers=12,
+                   num_experts=24, num_experts_per_token=4, encoder_moe=True),
+}
+
+
+def model_config(size: str, **overrides) -> ModelConfig:
+  """A ModelConfig for a named size, with field overrides applied on top."""
+  if size not in MODEL_SIZES:
+    raise ValueError(f"unknown model size {size!r}; known: {list(MODEL_SIZES)}")
+  fields = dict(MODEL_SIZES[size])
+  fields.update(overrides)
+  return ModelConfig(size=size, **fields)
+
+
+def with_size(config: ModelConfig, size: str) -> ModelConfig:
+  """Returns `config` with the widths of `size` (other fields kept)."""
+  return dataclasses.replace(config, size=size, **MODEL_SIZES[size])

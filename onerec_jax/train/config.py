@@ -1,0 +1,37 @@
+"""Typed configuration of training."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainConfig:
+  """Optimisation, logging and checkpointing."""
+
+  batch_size: int = 128  # examples per step (global, over all devices)
+  num_steps: int = 1000  # optimiser steps
+  learning_rate: float = 3e-3  # peak learning rate (AdamW)
+  warmup_steps: int = 100  # linear warm-up steps, then cosine decay to 10% of the peak
+  weight_decay: float = 0.01  # AdamW decoupled weight decay
+  grad_clip_norm: float = 1.0  # global gradient-norm clip (0 = off)
+  loss_reduction: str = "sum"  # over the semantic-ID tokens: 'sum' (OneRec V1) | 'mean' (V2)
+  seed: int = 0  # parameter init and data order
+  log_every: int = 50  # steps between console/TensorBoard logs
+  checkpoint_every: int = 200  # steps between Orbax checkpoints (and one at the end)
+  max_checkpoints: int = 3  # checkpoints kept
+  mesh_shape: tuple[int, ...] = (-1, 1, 1, 1)  # (data, fsdp, expert, tensor); -1 = the remaining devices
+  sharding_rules: str = "fsdp_tp"  # name in onerec_jax.sharding.rules.RULE_SETS
+
+  def validate(self) -> None:
+    for name in ("batch_size", "log_every", "checkpoint_every", "max_checkpoints"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"train.{name} must be positive, got {getattr(self, name)}")
+    if self.num_steps < 0:
+      raise ValueError(f"train.num_steps must be >= 0, got {self.num_steps}")
+    if self.learning_rate <= 0:
+      raise ValueError(f"train.learning_rate must be positive, got {self.learning_rate}")
+    if self.loss_reduction not in ("sum", "mean"):
+      raise ValueError(f"train.loss_reduction must be 'sum' or 'mean', got {self.loss_reduction!r}")
+    if len(self.mesh_shape) != 4:
+      raise ValueError(f"train.mesh_shape must have 4 entries (data, fsdp, expert, tensor), got {self.mesh_shape}")
