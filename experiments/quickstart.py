@@ -6,7 +6,7 @@ Expected on 2 CPU cores: a few minutes; Recall@10 several times the most-popular
 README.md for the measured figures). `quickstart_tiny` is the seconds-long sibling the tests run.
 
 Also the OneRec model series (PAPER.md section 4) on a larger simulated world, one experiment per size,
-for scaling runs on accelerators; `onerec_synthetic_tiny` is their CPU sibling.
+for scaling runs on accelerators; `onerec_synthetic_tiny` is their CPU sibling (names: onerec_synthetic_<size>).
 """
 
 from __future__ import annotations
@@ -59,12 +59,12 @@ def _series(size: str) -> ExperimentConfig:
 
 
 for _size in ("0.015B", "0.121B", "0.935B", "2.633B"):
-  _name = "onerec_" + _size.lower().replace(".", "") + "_synthetic"
+  _name = "onerec_synthetic_" + _size.lower().replace(".", "")
   register(_name, f"OneRec {_size} (PAPER.md table) on a 200k-user simulated world")(
       lambda size=_size: _series(size))
 
 
-@register("onerec_synthetic_tiny", "CPU sibling of the onerec_*_synthetic series (tiny model, tiny world)")
+@register("onerec_synthetic_tiny", "CPU sibling of the onerec_synthetic_* series (tiny model, tiny world)")
 def onerec_synthetic_tiny() -> ExperimentConfig:
   config = quickstart_tiny()
   config.model = model_config("tiny", num_experts=4, num_experts_per_token=2, encoder_moe=True, short_len=5,

@@ -195,11 +195,12 @@ def attention(
   if impl == 'xla':
     return attention_xla(q, k, v, causal=causal, q_segment_ids=q_ids, kv_segment_ids=kv_ids)
 
+  platform = jax.devices()[0].platform
   if impl == 'pallas':
-    platform = jax.devices()[0].platform
     impl = 'pallas_tpu' if platform == 'tpu' else 'pallas_gpu'
-    if platform == 'cpu' and not interpret:
-      raise ValueError("impl='pallas' on CPU needs interpret=True (or use impl='xla').")
+  if impl == 'pallas_gpu' and platform == 'cpu' and not interpret:
+    # (The TPU kernel may run on CPU with interpret=False under pltpu.force_tpu_interpret_mode.)
+    raise ValueError(f"impl={impl!r} on CPU needs interpret=True (or use impl='xla').")
   backend = 'tpu' if impl == 'pallas_tpu' else 'gpu'
   if block_sizes is None:
     block_sizes = BlockSizes.get_default(q.shape[-1], q.dtype, backend=backend)

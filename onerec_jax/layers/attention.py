@@ -10,11 +10,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 import kernels_pallas
-from onerec_jax.sharding.rules import with_logical_constraint
+from onerec_jax.sharding.rules import logical_init, with_logical_constraint
 
 
 def _dense_init(*names: str):
-  return nnx.with_partitioning(nnx.initializers.lecun_normal(), names)
+  return logical_init(nnx.initializers.lecun_normal(), names)
 
 
 class MultiHeadAttention(nnx.Module):

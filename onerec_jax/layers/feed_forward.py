@@ -15,25 +15,9 @@ import jax.numpy as jnp
 from flax import nnx
 from flax.typing import Initializer
 
+from onerec_jax.sharding.rules import logical_init
+
 __all__ = ["SwiGLU", "logical_init"]
-
-
-def logical_init(initializer: Initializer, names: Sequence[str | None]) -> Initializer:
-  """Wraps `initializer` so the `nnx.Param` built from it records logical axis `names`.
-
-  Flax 0.12.8 shards a variable eagerly at creation when its metadata has `out_sharding`, and raises
-  if no mesh is set. Eager sharding is therefore switched on only when a mesh is set at construction
-  time; without one the names are still recorded (`nnx.get_partition_spec` sees them).
-
-  Args:
-    initializer: any `(key, shape, dtype) -> array` initializer.
-    names: one logical axis name (or None, replicated) per weight dimension.
-
-  Returns:
-    An initializer whose output `nnx.Param(...)` turns into a variable with `out_sharding=names`.
-  """
-  eager = not jax.sharding.get_abstract_mesh().empty
-  return nnx.with_partitioning(initializer, tuple(names), eager_sharding=eager)
 
 
 class SwiGLU(nnx.Module):

@@ -12,12 +12,12 @@ from flax import nnx
 from onerec_jax.layers.attention import MultiHeadAttention
 from onerec_jax.layers.feed_forward import SwiGLU
 from onerec_jax.layers.moe import MoE
-from onerec_jax.sharding.rules import with_logical_constraint
+from onerec_jax.sharding.rules import logical_init, with_logical_constraint
 
 
 def rms_norm(d_model: int, rngs: nnx.Rngs) -> nnx.RMSNorm:
   """RMSNorm whose scale carries the 'embed' logical axis."""
-  return nnx.RMSNorm(d_model, scale_init=nnx.with_partitioning(nnx.initializers.ones_init(), ("embed",)),
+  return nnx.RMSNorm(d_model, scale_init=logical_init(nnx.initializers.ones_init(), ("embed",)),
                      rngs=rngs)
 
 

@@ -22,19 +22,20 @@ from flax import nnx
 
 from onerec_jax.layers.transformer import DecoderLayer, EncoderLayer, QFormerBlock, rms_norm
 from onerec_jax.models.config import ModelConfig
+from onerec_jax.sharding.rules import logical_init
 
 PATHWAYS = ("short", "positive", "lifelong")
 BOS = 0
 
 
 def _embed(num: int, features: int, rngs: nnx.Rngs, names=("table", None)) -> nnx.Embed:
-  return nnx.Embed(num, features, embedding_init=nnx.with_partitioning(nnx.initializers.normal(0.02), names),
+  return nnx.Embed(num, features, embedding_init=logical_init(nnx.initializers.normal(0.02), names),
                    rngs=rngs)
 
 
 def _linear(din: int, dout: int, rngs: nnx.Rngs, names=("embed", "mlp")) -> nnx.Linear:
-  return nnx.Linear(din, dout, kernel_init=nnx.with_partitioning(nnx.initializers.lecun_normal(), names),
-                    bias_init=nnx.with_partitioning(nnx.initializers.zeros_init(), (names[1],)), rngs=rngs)
+  return nnx.Linear(din, dout, kernel_init=logical_init(nnx.initializers.lecun_normal(), names),
+                    bias_init=logical_init(nnx.initializers.zeros_init(), (names[1],)), rngs=rngs)
 
 
 def decoder_inputs(sids: jax.Array, vocab_size: int) -> jax.Array:
@@ -110,7 +111,7 @@ class OneRec(nnx.Module):
     if c.lifelong_len:
       self.lifelong_mlp = FeatureMLP(self.interaction.width, d, rngs)
       self.lifelong_queries = nnx.Param(
-          nnx.with_partitioning(nnx.initializers.normal(0.02), ("queries", "embed"))(
+          logical_init(nnx.initializers.normal(0.02), ("queries", "embed"))(
               rngs.params(), (c.lifelong_queries, d)))
       self.qformer = nnx.List([
           QFormerBlock(d, h, k, c.ffn_dim, attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
@@ -119,7 +120,7 @@ class OneRec(nnx.Module):
       self.lifelong_mlp = None
     self.num_encoder_tokens = 1 + c.short_len + c.positive_len + (c.lifelong_queries if c.lifelong_len else 0)
     self.encoder_positions = nnx.Param(
-        nnx.with_partitioning(nnx.initializers.normal(0.02), (None, "embed"))(
+        logical_init(nnx.initializers.normal(0.02), (None, "embed"))(
             rngs.params(), (self.num_encoder_tokens, d)))
     expert_ffn = c.resolved_expert_ffn_dim
     self.encoder_layers = nnx.List([
@@ -130,7 +131,7 @@ class OneRec(nnx.Module):
     self.encoder_norm = rms_norm(d, rngs)
     self.token_embed = _embed(1 + c.num_sid_levels * c.sid_vocab_size, d, rngs, names=("vocab", "embed"))
     self.decoder_positions = nnx.Param(
-        nnx.with_partitioning(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (c.num_sid_levels, d)))
+        logical_init(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (c.num_sid_levels, d)))
     self.decoder_layers = nnx.List([
         DecoderLayer(d, h, k, expert_ffn if c.num_experts else c.ffn_dim, num_experts=c.num_experts,
                      top_k=c.num_experts_per_token, dropout_rate=c.dropout_rate,
@@ -138,7 +139,7 @@ class OneRec(nnx.Module):
         for _ in range(c.num_decoder_layers)])
     self.decoder_norm = rms_norm(d, rngs)
     self.head = nnx.Linear(d, c.sid_vocab_size, use_bias=False,
-                           kernel_init=nnx.with_partitioning(nnx.initializers.lecun_normal(), ("embed", "vocab")),
+                           kernel_init=logical_init(nnx.initializers.lecun_normal(), ("embed", "vocab")),
                            rngs=rngs)
 
   def _pathway(self, batch, name: str, mlp: FeatureMLP) -> tuple[jax.Array, jax.Array]:

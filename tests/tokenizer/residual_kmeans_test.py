@@ -17,6 +17,12 @@ def _blobs(num_clusters=8, per_cluster=100, dim=16, spread=20.0, seed=0):
   return (centers[labels] + rng.normal(size=(labels.size, dim))).astype(np.float32), labels
 
 
+def _with_inf():
+  x = np.ones((100, 4), np.float32)
+  x[7, 2] = -np.inf
+  return x
+
+
 def _same_partition(a, b):
   """True when the two labelings define the same clusters (up to renaming)."""
   pairs = set(zip(a.tolist(), b.tolist()))
@@ -100,7 +106,7 @@ def test_balanced_assignment_prefers_near_clusters():
     'vectors, cfg, match',
     [
         (np.full((100, 4), np.nan, np.float32), TokenizerConfig(codebook_size=4), 'NaN or Inf'),
-        (np.eye(100, 4, dtype=np.float32) * np.inf, TokenizerConfig(codebook_size=4), 'NaN or Inf'),
+        (_with_inf(), TokenizerConfig(codebook_size=4), 'NaN or Inf'),
         (np.zeros((10, 4), np.float32), TokenizerConfig(codebook_size=16), 'at least codebook_size'),
         (np.zeros((100,), np.float32), TokenizerConfig(codebook_size=4), '2-D'),
         (np.zeros((100, 4), np.int32), TokenizerConfig(codebook_size=4), 'floating'),
