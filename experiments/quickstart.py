@@ -27,7 +27,7 @@ def quickstart() -> ExperimentConfig:
       data=DataConfig(simulator=SimulatorConfig(num_users=3000, num_items=1000, seed=0)),
       tokenizer=TokenizerConfig(num_levels=3, codebook_size=32, num_iters=20),
       model=model_config("quickstart"),
-      train=TrainConfig(batch_size=128, num_steps=1500, learning_rate=2e-3, warmup_steps=100, log_every=100,
+      train=TrainConfig(batch_size=128, num_steps=1000, learning_rate=3e-3, warmup_steps=100, log_every=100,
                         checkpoint_every=250),
       eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=250),
   )

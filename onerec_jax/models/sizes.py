@@ -11,7 +11,7 @@ MODEL_SIZES: dict[str, dict[str, object]] = {
     # CPU tests and smoke runs.
     "tiny": dict(d_model=32, num_heads=2, ffn_dim=64, num_encoder_layers=1, num_decoder_layers=1),
     # The quickstart on the simulator: small enough for 2 CPU cores, big enough to learn.
-    "quickstart": dict(d_model=128, num_heads=4, ffn_dim=256, num_encoder_layers=2, num_decoder_layers=2,
+    "quickstart": dict(d_model=64, num_heads=4, ffn_dim=128, num_encoder_layers=2, num_decoder_layers=2,
                        num_experts=4, num_experts_per_token=2),
     "0.015B": dict(d_model=128, num_heads=4, ffn_dim=256, num_encoder_layers=2, num_decoder_layers=2),
     "0.121B": dict(d_model=1024, num_heads=8, ffn_dim=2048, num_encoder_layers=4, num_decoder_layers=4),
