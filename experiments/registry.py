@@ -1,6 +1,7 @@
 """The experiment registry: unique names -> functions returning a typed ExperimentConfig.
 
-Every family has a `_tiny` sibling that tests and CPU smoke runs use. Register with the decorator:
+Every family has a `_tiny` sibling that tests and CPU smoke runs use. Each module in
+experiments/configs/ registers its experiments with the decorator:
 
   @register("my_experiment", "one line shown by experiments.list")
   def my_experiment() -> ExperimentConfig: ...
@@ -9,6 +10,8 @@ Every family has a `_tiny` sibling that tests and CPU smoke runs use. Register w
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Callable
 
 from onerec_jax.config import ExperimentConfig
@@ -29,8 +32,10 @@ def register(name: str, description: str):
 
 
 def _load_all() -> None:
-  # Importing the experiment modules registers them.
-  from experiments import quickstart  # noqa: F401
+  """Imports every module in experiments/configs/, which registers its experiments."""
+  import experiments.configs as configs
+  for module in pkgutil.iter_modules(configs.__path__):
+    importlib.import_module(f"experiments.configs.{module.name}")
 
 
 def get(name: str) -> ExperimentConfig:

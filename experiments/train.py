@@ -52,4 +52,6 @@ def main(argv):
 
 if __name__ == "__main__":
   logging.set_verbosity(logging.INFO)
+  from onerec_jax.train.compilation_cache import enable_compilation_cache
+  enable_compilation_cache()
   app.run(main, flags_parser=parse_flags)

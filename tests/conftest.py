@@ -1,10 +1,5 @@
-"""Test-wide setup: a persistent XLA compilation cache, and the shared data folder for integration tests."""
+"""Test-wide setup: a persistent XLA compilation cache (compiling dominates small tests on 2 cores)."""
 
-import os
+from onerec_jax.train.compilation_cache import enable_compilation_cache
 
-import jax
-
-# Compiling on a 2-core CPU dominates small tests; cache compiled programs across tests and runs.
-jax.config.update("jax_compilation_cache_dir",
-                  os.environ.get("ONEREC_JAX_CACHE", os.path.expanduser("~/.cache/onerec_jax/xla")))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+enable_compilation_cache(min_compile_seconds=0.2)

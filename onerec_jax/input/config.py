@@ -6,21 +6,21 @@ import dataclasses
 
 from onerec_jax.input.simulator import SimulatorConfig
 
-DATASETS = ("synthetic",)
 
 
 @dataclasses.dataclass(kw_only=True)
 class DataConfig:
   """Which dataset and how examples are cut from it."""
 
-  dataset: str = "synthetic"  # dataset name (see DATASETS)
+  dataset: str = "synthetic"  # dataset name (see onerec_jax.input.datasets.dataset_names)
   data_dir: str = ""  # folder of real datasets; '' = $ONEREC_DATA_DIR (unused by 'synthetic')
   simulator: SimulatorConfig = dataclasses.field(default_factory=SimulatorConfig)  # the built-in world
   min_history: int = 3  # fewest interactions before a training target (sliding window start)
 
   def validate(self) -> None:
-    if self.dataset not in DATASETS:
-      raise ValueError(f"data.dataset={self.dataset!r} is unknown; known: {DATASETS}")
+    from onerec_jax.input.datasets import dataset_names  # late: datasets imports the simulator
+    if self.dataset not in dataset_names():
+      raise ValueError(f"data.dataset={self.dataset!r} is unknown; known: {dataset_names()}")
     if self.min_history < 1:
       raise ValueError(f"data.min_history must be >= 1, got {self.min_history}")
     self.simulator.validate()

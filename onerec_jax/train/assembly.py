@@ -19,8 +19,8 @@ from flax import nnx
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.input.features import FeatureBuilder
 from onerec_jax.input.sequences import FEEDBACK_NAMES, SequenceDataset
+from onerec_jax.input.datasets import load_sequences
 from onerec_jax.input.simulator import Simulator
-from onerec_jax.input.synthetic import sequences_from_simulator
 from onerec_jax.models.config import ModelConfig
 from onerec_jax.models.onerec import OneRec
 from onerec_jax.tokenizer.metrics import tokenizer_metrics
@@ -40,14 +40,6 @@ class RunData:
   model_config: ModelConfig  # with the data-dependent fields filled
   simulator: Simulator | None  # the ground truth, for the built-in dataset
   tokenizer_metrics: dict
-
-
-def load_dataset(config: ExperimentConfig) -> tuple[SequenceDataset, Simulator | None]:
-  """The configured dataset as sequences (and the simulator when it is the built-in one)."""
-  if config.data.dataset == "synthetic":
-    sim = Simulator(config.data.simulator)
-    return sequences_from_simulator(sim), sim
-  raise ValueError(f"data.dataset={config.data.dataset!r} is not available yet")
 
 
 def fit_or_load_tokenizer(config: ExperimentConfig, data: SequenceDataset, workdir: str | None
@@ -81,7 +73,7 @@ def fit_or_load_tokenizer(config: ExperimentConfig, data: SequenceDataset, workd
 def prepare(config: ExperimentConfig, workdir: str | None = None) -> RunData:
   """Loads data, fits/loads the tokenizer, and fills the model config's data-dependent fields."""
   config.validate()
-  data, sim = load_dataset(config)
+  data, sim = load_sequences(config.data)
   table, metrics = fit_or_load_tokenizer(config, data, workdir)
   m = config.model
   builder = FeatureBuilder(data, table.sids, m.short_len, m.positive_len, m.lifelong_len)

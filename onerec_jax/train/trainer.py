@@ -21,7 +21,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.config_overrides import from_dict, to_dict
-from onerec_jax.evaluation.evaluator import evaluate_run, format_results
+from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input.features import TrainBatches
 from onerec_jax.input.sequences import leave_one_out
 from onerec_jax.sharding.rules import make_mesh, mesh_context
@@ -166,7 +166,6 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   if jax.process_index() == 0:
     with open(os.path.join(workdir, METRICS_FILE), "w") as f:
       json.dump(results, f, indent=1, default=float)
-  logging.info("results:\n%s", format_results(results))
   return results
 
 

@@ -1,0 +1,1 @@
+"""Registered experiment configs: every module here is imported by experiments.registry."""
