@@ -10,11 +10,13 @@ experiments/configs/ registers its experiments with the decorator:
 from __future__ import annotations
 
 import difflib
+import os
 import importlib
 import pkgutil
 from collections.abc import Callable
 
 from onerec_jax.config import ExperimentConfig
+from onerec_jax.config_overrides import apply_overrides
 
 _REGISTRY: dict[str, tuple[str, Callable[[], ExperimentConfig]]] = {}
 
@@ -60,3 +62,12 @@ def describe() -> dict[str, str]:
   """{name: one-line description} of every registered experiment."""
   _load_all()
   return {name: _REGISTRY[name][0] for name in sorted(_REGISTRY)}
+
+
+def build_config(name: str, overrides=(), data_dir: str | None = None) -> ExperimentConfig:
+  """The named experiment with `--config.*` overrides applied and the data directory resolved
+  (argument, else the config's, else $ONEREC_DATA_DIR); validated."""
+  config = get(name)
+  apply_overrides(config, overrides)
+  config.data.data_dir = data_dir or config.data.data_dir or os.environ.get("ONEREC_DATA_DIR", "")
+  return config.validate()

@@ -10,17 +10,18 @@ Restarting with the same workdir resumes from its latest checkpoint. Kept short:
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 from absl import app, flags, logging
 
 from experiments import registry
-from onerec_jax.config_overrides import apply_overrides, split_config_args
+from onerec_jax.config_overrides import split_config_args
 
 _EXPERIMENT = flags.DEFINE_string("experiment", None, "registered experiment name (python -m experiments.list)")
 _WORKDIR = flags.DEFINE_string("workdir", None, "where checkpoints, TensorBoard logs and metrics.json go")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "folder of real datasets (default $ONEREC_DATA_DIR)")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False, "multi-host: call jax.distributed.initialize() (coordinator from the cluster "
+    "environment: TPU pods, SLURM, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID)")
 _OVERRIDES: list[str] = []
 
 
@@ -31,18 +32,16 @@ def parse_flags(argv: list[str]) -> list[str]:
   return flags.FLAGS(rest)
 
 
-def build_config(experiment: str, overrides: list[str], data_dir: str | None):
-  config = registry.get(experiment)
-  apply_overrides(config, overrides)
-  config.data.data_dir = data_dir or config.data.data_dir or os.environ.get("ONEREC_DATA_DIR", "")
-  return config.validate()
-
-
 def main(argv):
   del argv
   if not _EXPERIMENT.value or not _WORKDIR.value:
     raise app.UsageError("--experiment and --workdir are required")
-  config = build_config(_EXPERIMENT.value, _OVERRIDES, _DATA_DIR.value)
+  config = registry.build_config(_EXPERIMENT.value, _OVERRIDES, _DATA_DIR.value)
+  if _DISTRIBUTED.value:
+    import jax
+    jax.distributed.initialize()
+    logging.info("process %d of %d; %d local of %d devices", jax.process_index(), jax.process_count(),
+                 jax.local_device_count(), jax.device_count())
   from onerec_jax.train.trainer import train_and_evaluate  # imports JAX after flag errors are reported
   from onerec_jax.evaluation.evaluator import format_results
   results = train_and_evaluate(config, _WORKDIR.value)

@@ -54,7 +54,8 @@ class MultiHeadAttention(nnx.Module):
         evenly when the same keys serve several query groups (beams): then the query groups are folded
         into the query length, which is exact for non-causal attention.
       q_segment_ids: [b, s] int32, 0 = padding; None = all valid.
-      kv_segment_ids: [b, t] int32, 0 = padding; None = all valid.
+      kv_segment_ids: [b, t] int32, 0 = padding; None = all valid. Given alone, either is a padding
+        mask on its side (see kernels_pallas.attention).
       causal: mask keys after the query position.
 
     Returns:
@@ -76,12 +77,6 @@ class MultiHeadAttention(nnx.Module):
       q = q.reshape(k.shape[0], groups * s, *q.shape[2:])
       if q_segment_ids is not None:
         q_segment_ids = q_segment_ids.reshape(k.shape[0], groups * s)
-      elif kv_segment_ids is not None:
-        q_segment_ids = jnp.ones(q.shape[:2], jnp.int32)
-    elif kv_segment_ids is not None and q_segment_ids is None:
-      q_segment_ids = jnp.ones(q.shape[:2], jnp.int32)
-    elif q_segment_ids is not None and kv_segment_ids is None:
-      kv_segment_ids = jnp.ones(k.shape[:2], jnp.int32)
     q = with_logical_constraint(q, ("act_batch", "act_length", "act_heads", None))
     out = kernels_pallas.attention(q, k, v, causal=causal, q_segment_ids=q_segment_ids,
                                    kv_segment_ids=kv_segment_ids, impl=self.impl)

@@ -28,7 +28,12 @@ PATHWAYS = ("short", "positive", "lifelong")
 BOS = 0
 
 
+TABLE_ROW_MULTIPLE = 128  # embedding rows are padded to this, so any fsdp/tensor size up to it divides them
+
+
 def _embed(num: int, features: int, rngs: nnx.Rngs, names=("table", None)) -> nnx.Embed:
+  """An embedding table with logical names; rows padded to a multiple of TABLE_ROW_MULTIPLE."""
+  num = -(-num // TABLE_ROW_MULTIPLE) * TABLE_ROW_MULTIPLE
   return nnx.Embed(num, features, embedding_init=logical_init(nnx.initializers.normal(0.02), names),
                    rngs=rngs)
 

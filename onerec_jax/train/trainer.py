@@ -20,7 +20,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from onerec_jax.config import ExperimentConfig
-from onerec_jax.config_overrides import from_dict, to_dict
+from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
 from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input.features import TrainBatches
 from onerec_jax.input.sequences import leave_one_out
@@ -95,6 +95,21 @@ def restore_run(workdir: str, step: int | None = None):
     state = checkpointing.restore(manager, state, step)
     manager.close()
   return config, run, graphdef, state, mesh
+
+
+def evaluate_workdir(workdir: str, experiment: str | None = None, overrides=(), step: int | None = None) -> dict:
+  """Evaluates a run's checkpoint (latest by default) and writes workdir/metrics.json."""
+  config, run, graphdef, state, mesh = restore_run(workdir, step)
+  if experiment and config.name and experiment != config.name:
+    raise ValueError(f"{workdir} was trained as {config.name!r}, not {experiment!r}")
+  apply_overrides(config, overrides)
+  config.validate()
+  with mesh_context(mesh, config.train.sharding_rules):
+    results = evaluate_run(run, graphdef, state, config.eval)
+  results["checkpoint_step"] = int(state.step)
+  with open(os.path.join(workdir, METRICS_FILE), "w") as f:
+    json.dump(results, f, indent=1, default=float)
+  return results
 
 
 def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:

@@ -7,7 +7,6 @@ import pytest
 from flax import nnx
 
 from experiments import registry
-from experiments.train import build_config
 from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
 from onerec_jax.input.sequences import FEEDBACK_NAMES
 from onerec_jax.models.onerec import OneRec
@@ -52,7 +51,7 @@ def test_unknown_experiment_names_nearest():
 
 
 def test_overrides_are_typed_and_round_trip():
-  config = build_config("quickstart_tiny", ["--config.train.num_steps=7", "--config.eval.ks=(1,3)",
+  config = registry.build_config("quickstart_tiny", ["--config.train.num_steps=7", "--config.eval.ks=(1,3)",
                                             "--config.model.dtype=bfloat16", "--config.data.simulator.seed=5"],
                         data_dir="/nowhere")
   assert config.train.num_steps == 7 and config.eval.ks == (1, 3) and config.model.dtype == "bfloat16"

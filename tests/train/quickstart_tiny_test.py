@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from experiments import registry
-from experiments.evaluate import evaluate_workdir
 from onerec_jax.decoding.recommender import Recommender
-from onerec_jax.train.trainer import restore_run, train_and_evaluate
+from onerec_jax.train.trainer import evaluate_workdir, restore_run, train_and_evaluate
 
 
 @pytest.fixture(scope="module")
