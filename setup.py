@@ -28,6 +28,7 @@ EXTRAS = {
         "pytest==9.2.0",
         "pytest-xdist==3.8.0",
         "hypothesis==6.155.2",
+        "ruff==0.14.5",
     ],
     "data": [
         "grain==0.2.18",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from onerec_jax.decoding.beam_search import BeamResult, beam_search
 from onerec_jax.models.onerec import OneRec, decoder_inputs

@@ -8,12 +8,10 @@ sharded) and under `jax.set_mesh(...)` with `nnx.logical_axis_rules(...)` (each 
 sharded by the rule table).
 """
 
-from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from flax.typing import Initializer
 
 from onerec_jax.sharding.rules import logical_init
 

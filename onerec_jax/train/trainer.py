@@ -15,7 +15,6 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
@@ -28,7 +27,7 @@ from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train import checkpointing
 from onerec_jax.train.assembly import RunData, build_model, prepare
 from onerec_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from onerec_jax.train.train_step import TrainState, init_state, make_train_step
+from onerec_jax.train.train_step import init_state, make_train_step
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"

@@ -1,6 +1,5 @@
 """Constrained beam search against brute-force enumeration of every valid semantic ID."""
 
-import itertools
 
 import jax
 import jax.numpy as jnp

@@ -1,8 +1,6 @@
 """The encoder-decoder: shapes, causality of the decoder, padding invariance of the encoder."""
 
-import dataclasses
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
