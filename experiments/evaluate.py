@@ -9,10 +9,12 @@ import json
 
 from absl import app, flags, logging
 
+from experiments import common_flags
+
 from onerec_jax.config_overrides import split_config_args
 
-_EXPERIMENT = flags.DEFINE_string("experiment", None, "registered experiment name the run was trained as")
-_WORKDIR = flags.DEFINE_string("workdir", None, "the training run's workdir")
+_EXPERIMENT = common_flags.EXPERIMENT
+_WORKDIR = common_flags.WORKDIR
 _STEP = flags.DEFINE_integer("step", None, "checkpoint step (default: the latest)")
 _OVERRIDES: list[str] = []
 

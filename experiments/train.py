@@ -13,12 +13,14 @@ import json
 
 from absl import app, flags, logging
 
+from experiments import common_flags
+
 from experiments import registry
 from onerec_jax.config_overrides import split_config_args
 
-_EXPERIMENT = flags.DEFINE_string("experiment", None, "registered experiment name (python -m experiments.list)")
-_WORKDIR = flags.DEFINE_string("workdir", None, "where checkpoints, TensorBoard logs and metrics.json go")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "folder of real datasets (default $ONEREC_DATA_DIR)")
+_EXPERIMENT = common_flags.EXPERIMENT
+_WORKDIR = common_flags.WORKDIR
+_DATA_DIR = common_flags.DATA_DIR
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False, "multi-host: call jax.distributed.initialize() (coordinator from the cluster "
     "environment: TPU pods, SLURM, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID)")

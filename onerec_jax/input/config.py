@@ -7,7 +7,6 @@ import dataclasses
 from onerec_jax.input.simulator import SimulatorConfig
 
 
-
 @dataclasses.dataclass(kw_only=True)
 class DataConfig:
   """Which dataset and how examples are cut from it."""
@@ -18,9 +17,10 @@ class DataConfig:
   min_history: int = 3  # fewest interactions before a training target (sliding window start)
 
   def validate(self) -> None:
-    from onerec_jax.input.datasets import dataset_names  # late: datasets imports the simulator
-    if self.dataset not in dataset_names():
-      raise ValueError(f"data.dataset={self.dataset!r} is unknown; known: {dataset_names()}")
+    from onerec_jax.input.datasets import dataset_names, is_known_dataset  # late: imports the simulator
+    if not is_known_dataset(self.dataset):
+      raise ValueError(f"data.dataset={self.dataset!r} is unknown; known: {dataset_names()} "
+                       "(or amazon_<category> for a folder amazon-<category>)")
     if self.min_history < 1:
       raise ValueError(f"data.min_history must be >= 1, got {self.min_history}")
     self.simulator.validate()

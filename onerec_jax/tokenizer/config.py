@@ -7,6 +7,70 @@ _DEDUPS = ('extra_token', 'none')
 
 
 @dataclasses.dataclass(kw_only=True)
+class RqVaeConfig:
+  """The RQ-VAE baseline (TIGER style): MLP encoder -> residual quantiser in latent space -> MLP decoder.
+
+  The codebook count and size (L x c) are TokenizerConfig's num_levels x codebook_size, so RQ-Kmeans and
+  RQ-VAE are compared at the same code budget. Defaults follow TIGER (hidden 512-256-128, latent 32,
+  commitment 0.25, k-means initialised codebooks); the epoch count is the report-free choice made here.
+  """
+
+  hidden_dims: tuple[int, ...] = (512, 256, 128)  # encoder widths (decoder mirrors them), units
+  latent_dim: int = 32  # width of the quantised latent (e)
+  num_epochs: int = 200  # passes over the items
+  batch_size: int = 1024  # items per step (capped at the item count)
+  learning_rate: float = 1e-3  # Adam(W) step size
+  weight_decay: float = 1e-4  # AdamW decoupled weight decay
+  commitment: float = 0.25  # beta: weight of ||r - sg(e)||^2 (the codebook term ||sg(r) - e||^2 has 1)
+  kmeans_init: bool = True  # initialise each level's codebook by k-means on the initial latents/residuals
+  restart_every: int = 10  # epochs between dead-code restarts (0 = never): unused codes move to residuals
+
+  def validate(self) -> 'RqVaeConfig':
+    """Raises ValueError naming the field. Returns self."""
+    if not self.hidden_dims or min(self.hidden_dims) < 1:
+      raise ValueError(f'TokenizerConfig.rq_vae.hidden_dims must be positive widths, got {self.hidden_dims}.')
+    for name in ('latent_dim', 'num_epochs', 'batch_size'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'TokenizerConfig.rq_vae.{name} must be >= 1, got {getattr(self, name)}.')
+    if self.learning_rate <= 0 or self.commitment < 0 or self.weight_decay < 0:
+      raise ValueError('TokenizerConfig.rq_vae: learning_rate must be > 0, commitment and weight_decay >= 0.')
+    if self.restart_every < 0:
+      raise ValueError(f'TokenizerConfig.rq_vae.restart_every must be >= 0, got {self.restart_every}.')
+    return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class ItemVectorsConfig:
+  """How the vectors to quantise are made: collaborative (PPMI + SVD) and aligned (content -> InfoNCE).
+
+  The report aligns content vectors with an in-batch item-to-item InfoNCE loss over collaboratively
+  similar pairs plus a caption-reconstruction loss, temperature and weights not given; the values here
+  are choices made on ML-1M / Beauty (experiments/results/tokenizer.md).
+  """
+
+  window: int = 5  # co-occurrence window: items at most this many positions apart in a history are pairs
+  collab_dim: int = 64  # collaborative embedding width (SVD rank of the PPMI matrix)
+  ppmi_alpha: float = 0.75  # context-distribution smoothing exponent of PPMI (word2vec's 0.75)
+  align_dim: int = 128  # projector output width (the aligned vectors' width)
+  align_hidden: int = 512  # projector hidden width
+  align_steps: int = 2000  # projector training steps
+  align_batch_size: int = 512  # positive pairs per step (in-batch negatives: the other pairs)
+  align_temperature: float = 0.07  # InfoNCE temperature (cosine logits / temperature)
+  align_recon_weight: float = 1.0  # weight of the content-reconstruction (distillation) term
+  align_learning_rate: float = 1e-3  # AdamW step size
+
+  def validate(self) -> 'ItemVectorsConfig':
+    """Raises ValueError naming the field. Returns self."""
+    for name in ('window', 'collab_dim', 'align_dim', 'align_hidden', 'align_steps', 'align_batch_size'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'TokenizerConfig.vectors.{name} must be >= 1, got {getattr(self, name)}.')
+    if self.align_temperature <= 0 or self.align_learning_rate <= 0 or self.align_recon_weight < 0:
+      raise ValueError('TokenizerConfig.vectors: align_temperature and align_learning_rate must be > 0, '
+                       'align_recon_weight >= 0.')
+    return self
+
+
+@dataclasses.dataclass(kw_only=True)
 class TokenizerConfig:
   """How item vectors become semantic IDs.
 
@@ -23,6 +87,8 @@ class TokenizerConfig:
   batch_size: int = 0  # mini-batch size for Lloyd updates on large catalogues (0 = full batch), items
   dedup: str = 'extra_token'  # collisions: 'extra_token' appends a disambiguation level | 'none'
   seed: int = 0  # PRNG seed; the fit is deterministic given the seed and the input
+  rq_vae: RqVaeConfig = dataclasses.field(default_factory=RqVaeConfig)  # the RQ-VAE baseline
+  vectors: ItemVectorsConfig = dataclasses.field(default_factory=ItemVectorsConfig)  # collab/aligned vectors
 
   def validate(self) -> 'TokenizerConfig':
     """Checks fields and their combinations; raises ValueError naming the field. Returns self."""
@@ -48,4 +114,6 @@ class TokenizerConfig:
           f'TokenizerConfig.batch_size ({self.batch_size}) must be >= codebook_size '
           f'({self.codebook_size}) so a mini-batch can reach every code.'
       )
+    self.rq_vae.validate()
+    self.vectors.validate()
     return self

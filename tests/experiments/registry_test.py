@@ -10,6 +10,8 @@ from experiments import registry
 from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
 from onerec_jax.input.sequences import FEEDBACK_NAMES
 from onerec_jax.models.onerec import OneRec
+from onerec_jax.models.sasrec import SASRec
+from onerec_jax.train.sasrec_config import SasrecExperimentConfig
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 
 
@@ -23,13 +25,23 @@ def _with_data_fields(config):
       num_sid_levels=levels, sid_vocab_size=tok.codebook_size)
 
 
-@pytest.mark.parametrize("name", registry.names())
-def test_experiment_validates_and_builds_abstractly(name):
-  config = registry.get(name).validate()
-  assert config.name == name and config.description
+def _abstract_model(config):
+  """The experiment's model built under jax.eval_shape (no parameters allocated)."""
+  if isinstance(config, SasrecExperimentConfig):
+    model_config = dataclasses.replace(config.model, num_items=config.data.simulator.num_items)
+    with mesh_context(make_mesh(), "fsdp_tp"):
+      return nnx.eval_shape(lambda: SASRec(model_config, rngs=nnx.Rngs(0)))
   model_config = _with_data_fields(config)
   with mesh_context(make_mesh(), config.train.sharding_rules):
-    model = nnx.eval_shape(lambda: OneRec(model_config, rngs=nnx.Rngs(0)))
+    return nnx.eval_shape(lambda: OneRec(model_config, rngs=nnx.Rngs(0)))
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_experiment_validates_and_builds_abstractly(name):
+  config = registry.get(name)
+  config.validate()
+  assert config.name == name and config.description
+  model = _abstract_model(config)
   params = nnx.state(model, nnx.Param)
   count = sum(x.size for x in jax.tree.leaves(params))
   assert count > 0

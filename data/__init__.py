@@ -1,0 +1,1 @@
+"""Dataset definitions and preparation (run from the repository root; not installed)."""

@@ -1,0 +1,1 @@
+"""Dataset `kuairand_pure`: see kuairand_pure_dataset_builder.py."""

@@ -1,0 +1,1 @@
+"""Dataset `ml100k`: see ml100k_dataset_builder.py."""

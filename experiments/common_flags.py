@@ -1,0 +1,10 @@
+"""Flags shared by the entry points, defined once (absl allows a flag name only once per process, and
+tests import several entry points into one process)."""
+
+from absl import flags
+
+EXPERIMENT = flags.DEFINE_string("experiment", None, "registered experiment name (python -m experiments.list)")
+WORKDIR = flags.DEFINE_string("workdir", None, "run folder: checkpoints, TensorBoard logs, metrics.json")
+DATA_DIR = flags.DEFINE_string("data_dir", None, "folder of real datasets (default $ONEREC_DATA_DIR)")
+DATASET = flags.DEFINE_string("dataset", None, "dataset name (onerec_jax.input.datasets.dataset_names)")
+OUT = flags.DEFINE_string("out", None, "output file or folder (each entry point says which and its default)")

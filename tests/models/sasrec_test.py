@@ -1,0 +1,123 @@
+"""SASRec: shapes, causality, padding, the sampled softmax by hand, registered configs under eval_shape,
+and a tiny end-to-end run with exact resume (train, checkpoint, restore, rank)."""
+
+import json
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from experiments import registry
+from experiments.train_sasrec import build_config
+from onerec_jax.losses.sampled_softmax import sampled_softmax_loss
+from onerec_jax.models.sasrec import SASRec, SasrecConfig
+from onerec_jax.train.sasrec_config import SasrecExperimentConfig
+
+
+def tiny_model(**kw):
+  cfg = SasrecConfig(num_items=30, max_len=6, embed_dim=8, num_blocks=2, num_heads=2, dropout=0.0, **kw)
+  return SASRec(cfg, rngs=nnx.Rngs(0))
+
+
+def test_shapes_causality_and_padding():
+  model = tiny_model(attention_impl="reference")
+  encode = jax.jit(model.encode)  # one compilation instead of op-by-op dispatch
+  items = jnp.array([[-1, -1, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]], jnp.int32)
+  q = encode(items)
+  assert q.shape == (2, 6, 8)
+  assert float(jnp.abs(q[0, :2]).max()) == 0.0  # padded positions are zero
+  changed = encode(items.at[:, -1].set(7))
+  np.testing.assert_allclose(changed[:, :-1], q[:, :-1], atol=1e-6)  # the future does not leak back
+  assert float(jnp.abs(changed[:, -1] - q[:, -1]).max()) > 1e-4
+  scores = jax.jit(model.score_all)(items)
+  assert scores.shape == (2, 30)
+  # Cosine scoring: |logit| <= 1 / temperature.
+  assert float(jnp.abs(scores).max()) <= 1 / model.config.temperature + 1e-3
+  xla = tiny_model(attention_impl="xla")
+  np.testing.assert_allclose(jax.jit(xla.encode)(items), q, atol=1e-5)  # same init (seed 0), other attention backend
+
+
+def test_dropout_needs_rngs_and_train_mode():
+  cfg = SasrecConfig(num_items=30, max_len=6, embed_dim=8, num_blocks=1, num_heads=1, dropout=0.5)
+  model = SASRec(cfg, rngs=nnx.Rngs(0))
+  items = jnp.array([[1, 2, 3, 4, 5, 6]], jnp.int32)
+  encode = nnx.jit(lambda m, key: m.encode(items, nnx.Rngs(dropout=key)))
+  model.train()
+  a, b = encode(model, jax.random.key(1)), encode(model, jax.random.key(2))
+  assert float(jnp.abs(a - b).max()) > 1e-4
+  model.eval()
+  np.testing.assert_allclose(encode(model, jax.random.key(1)), jax.jit(model.encode)(items), rtol=1e-5, atol=1e-5)
+
+
+def test_sampled_softmax_by_hand():
+  q = jnp.array([[[1.0, 0.0], [0.0, 2.0]]])  # [b=1, t=2, d=2]
+  pos_vec = jnp.array([[[2.0, 0.0], [0.0, 1.0]]])
+  positives = jnp.array([[5, 7]])
+  neg_vec = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  negatives = jnp.array([7, 9])  # 7 is position 1's positive: masked there
+  loss, m = sampled_softmax_loss(q, pos_vec, positives, neg_vec, negatives, jnp.array([[True, True]]))
+  # position 0: logits [2 | 1, 0]; position 1: [2 | -inf (hit), 2].
+  want = ((np.log(np.exp(2) + np.exp(1) + 1) - 2) + (np.log(2 * np.exp(2)) - 2)) / 2
+  assert float(loss) == pytest.approx(want, rel=1e-6)
+  assert float(m["accuracy"]) == pytest.approx(0.5)  # position 1 ties with a negative: not a win
+  only_first, _ = sampled_softmax_loss(q, pos_vec, positives, neg_vec, negatives, jnp.array([[True, False]]))
+  assert float(only_first) == pytest.approx(np.log(np.exp(2) + np.exp(1) + 1) - 2, rel=1e-6)
+
+
+def _sasrec_names():
+  return [n for n in registry.names() if isinstance(registry.get(n), SasrecExperimentConfig)]
+
+
+@pytest.mark.parametrize("name", _sasrec_names())
+def test_registered_sasrec_experiments_build_abstractly(name):
+  config = registry.get(name).validate()
+  assert config.name == name and config.description
+  config.model.num_items = 12101
+  model = nnx.eval_shape(lambda: SASRec(config.model, rngs=nnx.Rngs(0)))
+  count = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+  assert count > 12101 * config.model.embed_dim
+
+
+def test_families_and_overrides():
+  assert {"sasrec_ml1m", "sasrec_beauty", "sasrec_tiny"} <= set(_sasrec_names())
+  config = build_config("sasrec_tiny", ["--config.train.num_negatives=4", "--config.protocol.ks=(1,2)",
+                                        "--config.protocol.select_metric=hr@2"], data_dir="/nowhere")
+  assert config.train.num_negatives == 4 and config.protocol.ks == (1, 2) and config.data.data_dir == "/nowhere"
+  with pytest.raises(ValueError, match="protocol.select_metric='ndcg@10' is not one of"):
+    build_config("sasrec_tiny", ["--config.protocol.ks=(5,)"], data_dir="")
+  with pytest.raises(ValueError, match="window_stride=9 must be in"):
+    build_config("sasrec_tiny", ["--config.train.window_stride=9"], data_dir="")
+  with pytest.raises(ValueError, match="not a SASRec experiment"):
+    build_config("quickstart_tiny", [], data_dir="")
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_with_exact_resume(tmp_path):
+  from onerec_jax.train.sasrec_trainer import train_and_evaluate
+  full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
+  results = train_and_evaluate(registry.get("sasrec_tiny"), full)  # 4 steps, checkpoints at 2 and 4
+  assert results["best"]["test"]["num_users"] == 64 and 0.0 <= results["best"]["test"]["hr@10"] <= 1.0
+  assert [h["step"] for h in json.load(open(os.path.join(full, "eval_history.json")))] == [2, 4]
+  # Interrupt after step 2: drop the step-4 checkpoint, then run again from the same workdir.
+  shutil.copytree(full, resumed)
+  shutil.rmtree(os.path.join(resumed, "checkpoints", "4"))
+  again = train_and_evaluate(registry.get("sasrec_tiny"), resumed)
+  assert again["train"]["resumed_from"] == 2
+  assert again["last"]["test"] == results["last"]["test"]
+  assert again["last"]["valid"] == results["last"]["valid"]
+
+
+def test_per_sequence_negatives_match_shared_when_equal():
+  rng = np.random.default_rng(0)
+  q, pos_vec = jnp.asarray(rng.normal(size=(2, 3, 4))), jnp.asarray(rng.normal(size=(2, 3, 4)))
+  positives = jnp.array([[1, 2, 3], [4, 5, 6]])
+  neg_vec, negatives = jnp.asarray(rng.normal(size=(5, 4))), jnp.array([2, 7, 8, 9, 4])
+  mask = jnp.ones((2, 3), bool)
+  shared, _ = sampled_softmax_loss(q, pos_vec, positives, neg_vec, negatives, mask)
+  per_seq, _ = sampled_softmax_loss(q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 5, 4)),
+                                    jnp.broadcast_to(negatives, (2, 5)), mask)
+  assert float(shared) == pytest.approx(float(per_seq), rel=1e-6)
