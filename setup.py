@@ -21,6 +21,7 @@ CORE = [
     "etils==1.15.0",
     "tensorboardX==2.6.5",
     "matplotlib==3.11.2",
+    "grain==0.2.18",
 ]
 
 EXTRAS = {
@@ -29,9 +30,6 @@ EXTRAS = {
         "pytest-xdist==3.8.0",
         "hypothesis==6.155.2",
         "ruff==0.14.5",
-    ],
-    "data": [
-        "grain==0.2.18",
     ],
     # Optional TFDS builders (data/tfds_builders.py): array_record files without TensorFlow.
     "tfds": [
