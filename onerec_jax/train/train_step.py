@@ -48,14 +48,16 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, *, loss_reductio
   """
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
-    def loss_fn(params):
-      model = nnx.merge(graphdef, params, state.rest)
+    def loss_fn(model):
       logits, aux = model(batch)
       loss, metrics = semantic_id_loss(logits, batch["target_sid"], loss_reduction)
-      _, _, rest = split_model(model)
-      return loss, (metrics, aux, rest)
+      return loss, (metrics, aux)
 
-    (_, (metrics, aux, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    # nnx.value_and_grad differentiates the nnx.Param variables only and carries the other state (the
+    # RNG counters that dropout advances) in and out of the transform.
+    model = nnx.merge(graphdef, state.params, state.rest)
+    (_, (metrics, aux)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    _, _, rest = split_model(model)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = optax.global_norm(grads)

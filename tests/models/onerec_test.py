@@ -1,6 +1,7 @@
 """The encoder-decoder: shapes, causality of the decoder, padding invariance of the encoder."""
 
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -92,3 +93,21 @@ def test_builds_without_mesh_and_validates():
     OneRec(model_config("tiny"), rngs=nnx.Rngs(0))
   model = OneRec(_config(), rngs=nnx.Rngs(0))  # dense, outside any mesh: names recorded only
   assert model(_batch(np.random.default_rng(2), _config()))[0].shape == (B, L, V)
+
+
+def test_train_step_with_dropout_advances_rng_and_stays_finite():
+  import optax
+  from onerec_jax.train.train_step import init_state, make_train_step
+  cfg = _config(dropout_rate=0.2, num_experts=2, num_experts_per_token=1)
+  with mesh_context(make_mesh()):
+    model = OneRec(cfg, rngs=nnx.Rngs(params=0, dropout=1))
+    tx = optax.adam(1e-3)
+    graphdef, state = init_state(model, tx)
+    step = jax.jit(make_train_step(graphdef, tx, router_bias_step=1e-3))
+    batch = _batch(np.random.default_rng(3), cfg)
+    new_state, metrics = step(state, batch)
+    assert np.isfinite(float(metrics["loss"]))
+    before, after = jax.tree.leaves(state.rest), jax.tree.leaves(new_state.rest)
+    assert any(not np.array_equal(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
+                                  else a, jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key)
+                                  else b) for a, b in zip(before, after)), "dropout RNG / router bias must advance"
