@@ -29,21 +29,29 @@ def tokenizer_metrics(vectors: Any, codebooks: Any, codes: Any) -> dict[str, flo
         f'tokenizer_metrics needs vectors [n, d], codebooks [L, c, d], codes [n, L]; got {x.shape}, '
         f'{codebooks.shape}, {codes.shape}.'
     )
-  n = codes.shape[0]
-  out = {}
+  out = code_metrics(codes, num_codes)
   x_energy = float(np.mean(np.sum(x * x, axis=-1)))
   recon = np.zeros_like(x)
   for level in range(num_levels):
-    counts = np.bincount(codes[:, level], minlength=num_codes)
+    recon += codebooks[level][codes[:, level]]
+    out[f'recon_loss_rel/level_{level + 1}'] = float(np.mean(np.sum((x - recon) ** 2, axis=-1))) / max(x_energy, 1e-30)
+  out['recon_loss_rel'] = out[f'recon_loss_rel/level_{num_levels}']
+  return out
+
+
+def code_metrics(codes: Any, codebook_size: int) -> dict[str, float]:
+  """Per-level utilisation and entropy, and collision statistics, of codes [n, L] (keys as tokenizer_metrics)."""
+  codes = np.asarray(codes)
+  n, num_levels = codes.shape
+  out = {}
+  for level in range(num_levels):
+    counts = np.bincount(codes[:, level], minlength=codebook_size)
     p = counts[counts > 0] / n
     entropy = float(-np.sum(p * np.log2(p)))
     name = f'level_{level + 1}'
     out[f'utilization/{name}'] = float(np.mean(counts > 0))
     out[f'entropy_bits/{name}'] = entropy
-    out[f'entropy_norm/{name}'] = entropy / float(np.log2(num_codes))
-    recon += codebooks[level][codes[:, level]]
-    out[f'recon_loss_rel/{name}'] = float(np.mean(np.sum((x - recon) ** 2, axis=-1))) / max(x_energy, 1e-30)
-  out['recon_loss_rel'] = out[f'recon_loss_rel/level_{num_levels}']
+    out[f'entropy_norm/{name}'] = entropy / float(np.log2(codebook_size))
   _, group, group_size = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
   out['items_per_sid_max'] = float(group_size.max())
   out['items_per_sid_mean'] = float(n / group_size.size)

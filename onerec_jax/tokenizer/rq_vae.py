@@ -31,6 +31,7 @@ import optax
 from flax import nnx
 
 from onerec_jax.tokenizer import residual_kmeans
+from onerec_jax.tokenizer.metrics import code_metrics
 from onerec_jax.tokenizer.config import RqVaeConfig, TokenizerConfig
 
 FORMAT_NAME = 'onerec_jax.RqVae'
@@ -223,26 +224,6 @@ def encode(model: RqVae, vectors: Any) -> jax.Array:
   if x.shape[1] != want:
     raise ValueError(f'RQ-VAE was fitted on {want}-dim vectors, got {x.shape[1]}-dim ones.')
   return _encode(model, x)
-
-
-def code_metrics(codes: Any, codebook_size: int) -> dict[str, float]:
-  """Per-level utilisation and entropy, and collision statistics, of codes [n, L] (keys as tokenizer_metrics)."""
-  codes = np.asarray(codes)
-  n, num_levels = codes.shape
-  out = {}
-  for level in range(num_levels):
-    counts = np.bincount(codes[:, level], minlength=codebook_size)
-    p = counts[counts > 0] / n
-    entropy = float(-np.sum(p * np.log2(p)))
-    name = f'level_{level + 1}'
-    out[f'utilization/{name}'] = float(np.mean(counts > 0))
-    out[f'entropy_bits/{name}'] = entropy
-    out[f'entropy_norm/{name}'] = entropy / float(np.log2(codebook_size))
-  _, group, group_size = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
-  out['items_per_sid_max'] = float(group_size.max())
-  out['items_per_sid_mean'] = float(n / group_size.size)
-  out['collision_share'] = float(np.mean(group_size[group.reshape(-1)] > 1))
-  return out
 
 
 @nnx.jit
