@@ -2,7 +2,7 @@
 
 Runbook:
   python -m experiments.train --experiment=quickstart --workdir=/tmp/onerec_quickstart
-Expected on 2 CPU cores: a few minutes; Recall@10 several times the most-popular baseline's (see
+Expected on 2 CPU cores: about 6 minutes (measured, BENCHMARKS.md); Recall@10 several times the most-popular baseline's (see
 README.md for the measured figures). `quickstart_tiny` is the seconds-long sibling the tests run.
 
 Also the OneRec model series (PAPER.md section 4) on a larger simulated world, one experiment per size,
@@ -21,7 +21,7 @@ from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
 
 
-@register("quickstart", "Whole chain on the simulator (3,000 users, 1,000 items): RQ-Kmeans 3x32, MoE model, ~5 min on 2 CPUs")
+@register("quickstart", "Whole chain on the simulator (3,000 users, 1,000 items): RQ-Kmeans 3x32, MoE model, ~6 min on 2 CPUs")
 def quickstart() -> ExperimentConfig:
   return ExperimentConfig(
       data=DataConfig(simulator=SimulatorConfig(num_users=3000, num_items=1000, seed=0)),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from onerec_jax.models.config import ModelConfig
 
 # name -> overrides of ModelConfig. Expert width: the report gives 2048; it is a field.
@@ -29,8 +27,3 @@ def model_config(size: str, **overrides) -> ModelConfig:
   fields = dict(MODEL_SIZES[size])
   fields.update(overrides)
   return ModelConfig(size=size, **fields)
-
-
-def with_size(config: ModelConfig, size: str) -> ModelConfig:
-  """Returns `config` with the widths of `size` (other fields kept)."""
-  return dataclasses.replace(config, size=size, **MODEL_SIZES[size])

@@ -22,7 +22,7 @@ import numpy as np
 from flax import nnx
 from flax.core import spmd
 from flax.typing import Initializer
-from jax.sharding import AxisType, NamedSharding, PartitionSpec
+from jax.sharding import AxisType, PartitionSpec
 
 MESH_AXES = ("data", "fsdp", "expert", "tensor")
 
@@ -101,12 +101,6 @@ def mesh_context(mesh: jax.sharding.Mesh, rules: str = "fsdp_tp") -> Iterator[ja
     raise ValueError(f"unknown sharding rules {rules!r}; known: {sorted(RULE_SETS)}")
   with jax.set_mesh(mesh), spmd.logical_axis_rules(RULE_SETS[rules]):
     yield mesh
-
-
-def logical_sharding(mesh: jax.sharding.Mesh, logical_axes: Sequence[str | None], rules: str = "fsdp_tp") -> NamedSharding:
-  """NamedSharding of an array whose axes have the given logical names."""
-  spec = spmd.from_sharding_rules(tuple(logical_axes), RULE_SETS[rules])
-  return NamedSharding(mesh, PartitionSpec(*spec))
 
 
 def with_logical_constraint(x: jax.Array, logical_axes: Sequence[str | None]) -> jax.Array:

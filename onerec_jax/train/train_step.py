@@ -72,14 +72,3 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, *, loss_reductio
     return TrainState(state.step + 1, params, rest, opt_state), metrics
 
   return train_step
-
-
-def make_eval_step(graphdef, *, loss_reduction: str = "sum"):
-  """Returns eval_step(state, batch) -> metrics (teacher-forced loss on held-out examples)."""
-
-  def eval_step(state: TrainState, batch: dict) -> dict:
-    model = nnx.merge(graphdef, state.params, state.rest)
-    logits, _ = model(batch)
-    return semantic_id_loss(logits, batch["target_sid"], loss_reduction)[1]
-
-  return eval_step
