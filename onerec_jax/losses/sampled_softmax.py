@@ -2,8 +2,9 @@
 
 For each supervised position the logits are [positive, m sampled negatives]; a negative equal to the
 position's positive item is masked out (an accidental hit). Negatives are drawn uniformly from the
-catalogue either per sequence ([b, m], shared by the positions of one sequence) or once per batch ([m]).
-Both cost one b x t x m x d product; HSTU draws them per position, which costs m times more memory.
+catalogue per position ([b, t, m], HSTU's setting), per sequence ([b, m], shared by the positions of one
+sequence) or once per batch ([m]). All cost one b x t x m x d product; per position also gathers
+b x t x m item vectors (and scatters their gradients), which costs memory and time on CPU.
 Per sequence matters for full-corpus ranking: with one shared draw of 128 per step an item is pushed
 down as a negative only ~128 / i times per step, so rarely sampled items keep arbitrary scores and the
 full ranking suffers (measured on ML-1M: HR@10 0.012 after 250 steps, below most-popular's 0.034).
@@ -25,8 +26,9 @@ def sampled_softmax_loss(queries: jax.Array, positive_vectors: jax.Array, positi
     queries: [b, t, d] query vectors (logit = query . item vector).
     positive_vectors: [b, t, d] vectors of the target items.
     positives: [b, t] int32 target item indices (for accidental-hit masking).
-    negative_vectors: [b, m, d] (per sequence) or [m, d] (per batch) vectors of the sampled negatives.
-    negatives: [b, m] or [m] int32 their item indices.
+    negative_vectors: [b, t, m, d] (per position), [b, m, d] (per sequence) or [m, d] (per batch) vectors
+      of the sampled negatives.
+    negatives: [b, t, m], [b, m] or [m] int32 their item indices.
     mask: [b, t] bool supervised positions.
 
   Returns:
@@ -36,9 +38,12 @@ def sampled_softmax_loss(queries: jax.Array, positive_vectors: jax.Array, positi
   if negatives.ndim == 1:
     neg = jnp.einsum("btd,md->btm", queries, negative_vectors, preferred_element_type=jnp.float32)
     hit = negatives[None, None, :] == positives[..., None]
-  else:
+  elif negatives.ndim == 2:
     neg = jnp.einsum("btd,bmd->btm", queries, negative_vectors, preferred_element_type=jnp.float32)
     hit = negatives[:, None, :] == positives[..., None]
+  else:
+    neg = jnp.einsum("btd,btmd->btm", queries, negative_vectors, preferred_element_type=jnp.float32)
+    hit = negatives == positives[..., None]
   neg = jnp.where(hit, -jnp.inf, neg)
   logits = jnp.concatenate([pos[..., None], neg], axis=-1)  # [b, t, 1 + m]
   nll = jax.nn.logsumexp(logits, axis=-1) - pos
@@ -50,6 +55,6 @@ def sampled_softmax_loss(queries: jax.Array, positive_vectors: jax.Array, positi
 
 
 def sample_negatives(key: jax.Array, num_items: int, shape: int | tuple[int, ...]) -> jax.Array:
-  """int32 item indices of `shape` ([m] or [b, m]) drawn uniformly (with replacement) from [0, num_items)."""
+  """int32 item indices of `shape` ([m], [b, m] or [b, t, m]) drawn uniformly (with replacement) from [0, num_items)."""
   shape = (shape,) if isinstance(shape, int) else tuple(shape)
   return jax.random.randint(key, shape, 0, num_items, dtype=jnp.int32)

@@ -20,7 +20,8 @@ class SasrecTrainConfig(TrainConfig):
   """TrainConfig plus the sampled softmax and the window pipeline (loss_reduction, mesh unused)."""
 
   num_negatives: int = 128  # sampled-softmax negatives per sequence (or per step, see below); HSTU: 128
-  negatives_per: str = "sequence"  # 'sequence' (b x m draws per step) | 'batch' (m shared draws per step)
+  negatives_per: str = "sequence"  # 'position' (b x t x m draws per step, HSTU) | 'sequence' (b x m draws,
+  # shared by a sequence's positions) | 'batch' (m shared draws per step)
   window_stride: int = 200  # training-window stride (onerec_jax.input.windows); max_len = non-overlapping
   prefetch: int = 2  # batches prefetched by the input thread
   rng_impl: str = "threefry2x32"  # PRNG of dropout and negatives: 'threefry2x32' | 'rbg' | 'unsafe_rbg'
@@ -74,6 +75,7 @@ class SasrecExperimentConfig:
                        f"{self.model.max_len}]")
     if self.train.num_negatives < 1:
       raise ValueError(f"train.num_negatives must be >= 1, got {self.train.num_negatives}")
-    if self.train.negatives_per not in ("sequence", "batch"):
-      raise ValueError(f"train.negatives_per must be 'sequence' or 'batch', got {self.train.negatives_per!r}")
+    if self.train.negatives_per not in ("position", "sequence", "batch"):
+      raise ValueError(f"train.negatives_per must be 'position', 'sequence' or 'batch', got "
+                       f"{self.train.negatives_per!r}")
     return self

@@ -51,7 +51,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, num_items: int, 
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     key = jax.random.fold_in(jax.random.key(seed, impl=rng_impl), state.step)
-    shape = (batch["inputs"].shape[0], num_negatives) if negatives_per == "sequence" else (num_negatives,)
+    b, t = batch["inputs"].shape
+    shape = {"position": (b, t, num_negatives), "sequence": (b, num_negatives),
+             "batch": (num_negatives,)}[negatives_per]
     negatives = sample_negatives(jax.random.fold_in(key, 0), num_items, shape)
 
     def loss_fn(params):

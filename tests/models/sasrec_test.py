@@ -121,3 +121,19 @@ def test_per_sequence_negatives_match_shared_when_equal():
   per_seq, _ = sampled_softmax_loss(q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 5, 4)),
                                     jnp.broadcast_to(negatives, (2, 5)), mask)
   assert float(shared) == pytest.approx(float(per_seq), rel=1e-6)
+  per_pos, _ = sampled_softmax_loss(q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 3, 5, 4)),
+                                    jnp.broadcast_to(negatives, (2, 3, 5)), mask)
+  assert float(shared) == pytest.approx(float(per_pos), rel=1e-6)
+
+
+def test_per_position_negatives_mask_their_own_accidental_hits():
+  """Position 0's negatives contain its positive (masked); position 1's do not: hand-computed loss."""
+  q = jnp.array([[[1.0, 0.0], [0.0, 1.0]]])  # [b=1, t=2, d=2]
+  items = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # item vectors
+  positives = jnp.array([[0, 1]])
+  negatives = jnp.array([[[0, 2], [2, 2]]])  # [b, t, m=2]
+  loss, _ = sampled_softmax_loss(q, items[positives], positives, items[negatives], negatives,
+                                 jnp.ones((1, 2), bool))
+  # position 0: logits [pos 1, (hit masked), 1] -> log(e + e) - 1; position 1: [1, 1, 1] -> log(3 e) - 1
+  expected = (np.log(2 * np.e) - 1 + np.log(3 * np.e) - 1) / 2
+  assert float(loss) == pytest.approx(expected, rel=1e-6)

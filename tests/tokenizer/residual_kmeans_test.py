@@ -62,16 +62,32 @@ def test_deterministic_by_seed():
   assert not np.array_equal(np.asarray(a.codes), np.asarray(c.codes))
 
 
-def test_update_reseeds_empty_centroid_at_worst_item():
+def test_update_splits_largest_cluster_for_empty_centroid():
   x, _ = _blobs(num_clusters=4, per_cluster=50, dim=4)
   x = jnp.asarray(x)
-  centroids = jnp.concatenate([x[::50][:3], jnp.full((1, 4), 1e4)])  # last centroid can win no item
+  centroids = jnp.concatenate([x[::50][:2], x[100:101], jnp.full((1, 4), 1e4)])  # 3 can win no item
   codes, sq = rk._assign(x, centroids, chunk_rows=64)  # chunked path (200 rows in blocks of 64)
-  assert int(jnp.sum(codes == 3)) == 0
-  new = rk._update(x, codes, sq, centroids)
+  counts = np.bincount(np.asarray(codes), minlength=4)
+  assert counts[3] == 0
+  largest = int(np.argmax(counts))
+  mean = np.asarray(x)[np.asarray(codes) == largest].mean(0)
+  new = np.asarray(rk._update(x, codes, sq, centroids))
+  sign = np.array([1, -1, 1, -1]) / 1024.0
+  np.testing.assert_allclose(new[3], mean * (1 + sign), rtol=1e-5)
+  np.testing.assert_allclose(new[largest], mean * (1 - sign), rtol=1e-5)
+  codes, _ = rk._assign(x, jnp.asarray(new), chunk_rows=1000)
+  after = np.bincount(np.asarray(codes), minlength=4)
+  assert after[3] > 0 and after[largest] > 0
+
+
+def test_reseed_moves_empty_centroid_to_worst_item():
+  x, _ = _blobs(num_clusters=4, per_cluster=50, dim=4)
+  x = jnp.asarray(x)
+  centroids = jnp.concatenate([x[::50][:3], jnp.full((1, 4), 1e4)])
+  codes, sq = rk._assign(x, centroids, chunk_rows=1000)
+  new = rk._reseed(centroids, rk._counts(codes, 4) == 0, x, sq)
   np.testing.assert_allclose(np.asarray(new[3]), np.asarray(x[jnp.argmax(sq)]))
-  codes, _ = rk._assign(x, new, chunk_rows=1000)
-  assert int(jnp.sum(codes == 3)) > 0
+  np.testing.assert_allclose(np.asarray(new[:3]), np.asarray(centroids[:3]))
 
 
 @pytest.mark.parametrize('init', ['random', 'kmeans++'])
