@@ -60,8 +60,12 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, num_items: int, 
       model = nnx.merge(graphdef, params, state.rest)
       model.train()
       queries = model.encode(batch["inputs"], nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
+      if negatives_per == "position":  # normalise the table once, then gather b x t x m rows of it
+        negative_vectors = model.item_vectors(jnp.arange(num_items))[negatives]
+      else:
+        negative_vectors = model.item_vectors(negatives)
       loss, metrics = sampled_softmax_loss(queries, model.item_vectors(batch["targets"]), batch["targets"],
-                                           model.item_vectors(negatives), negatives, batch["mask"])
+                                           negative_vectors, negatives, batch["mask"])
       _, _, rest = split_model(model)
       return loss, (metrics, rest)
 

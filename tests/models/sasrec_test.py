@@ -137,3 +137,30 @@ def test_per_position_negatives_mask_their_own_accidental_hits():
   # position 0: logits [pos 1, (hit masked), 1] -> log(e + e) - 1; position 1: [1, 1, 1] -> log(3 e) - 1
   expected = (np.log(2 * np.e) - 1 + np.log(3 * np.e) - 1) / 2
   assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("negatives_per", ["position", "sequence", "batch"])
+def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
+  """The step's loss is the sampled softmax over negatives drawn from (seed, step) by its rule; the
+  per-position path normalises the item table once and gathers from it (same numbers)."""
+  from onerec_jax.losses.sampled_softmax import sample_negatives
+  from onerec_jax.train.optimizer import make_optimizer
+  from onerec_jax.train.sasrec_trainer import make_train_step
+  from onerec_jax.train.train_step import init_state
+  config = registry.get("sasrec_tiny")
+  model = tiny_model(similarity="cosine")
+  tx = make_optimizer(config.train)
+  graphdef, state = init_state(model, tx)
+  rng = np.random.default_rng(0)
+  inputs = rng.integers(-1, 30, size=(3, 6)).astype(np.int32)
+  batch = {"inputs": jnp.asarray(inputs), "targets": jnp.asarray(rng.integers(0, 30, size=(3, 6)), jnp.int32),
+           "mask": jnp.asarray(inputs >= 0)}
+  step = make_train_step(graphdef, tx, 30, 5, seed=7, negatives_per=negatives_per)
+  _, metrics = step(state, batch)
+  key = jax.random.fold_in(jax.random.key(7), 0)
+  shape = {"position": (3, 6, 5), "sequence": (3, 5), "batch": (5,)}[negatives_per]
+  negatives = sample_negatives(jax.random.fold_in(key, 0), 30, shape)
+  queries = model.encode(batch["inputs"])
+  expected, _ = sampled_softmax_loss(queries, model.item_vectors(batch["targets"]), batch["targets"],
+                                     model.item_vectors(negatives), negatives, batch["mask"])
+  assert float(metrics["loss"]) == pytest.approx(float(expected), rel=1e-5)
