@@ -24,19 +24,22 @@ CORE = [
     "grain==0.2.18",
 ]
 
+TFDS = [
+    "tensorflow-datasets==4.9.10",
+    "array_record==0.8.6",
+    "importlib_resources==7.1.0",  # imported lazily by tfds 4.9.10 for builders inside a package
+]
+
 EXTRAS = {
     "test": [
         "pytest==9.2.0",
         "pytest-xdist==3.8.0",
         "hypothesis==6.155.2",
         "ruff==0.14.5",
+        *TFDS,  # the suite proves the TFDS builders and the tfds_dir read path
     ],
     # Optional TFDS builders (data/tfds_builders.py): array_record files without TensorFlow.
-    "tfds": [
-        "tensorflow-datasets==4.9.10",
-        "array_record==0.8.6",
-        "importlib_resources==7.1.0",  # imported lazily by tfds 4.9.10 for builders inside a package
-    ],
+    "tfds": TFDS,
     # Text embeddings of item side information (onerec_jax/tokenizer/item_text.py), offline on CPU.
     # Install CPU torch first (`pip install torch==2.13.0`) or pip takes a multi-GB CUDA build.
     "tokenizer-text": [

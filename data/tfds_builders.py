@@ -6,9 +6,10 @@ Each builder reads the raw files from its manual dir (the data directory holding
   `<name>/sequences`: one example per user: user_id int64, items [n] int32 (dense item index, time
                       order), feedback [n, 4] float32 (FEEDBACK_NAMES), positive [n] bool, static [s] int32;
   `<name>/items`:     one example per item: item int32, category int32, author int32, content [dc] float32.
-`load_tfds_sequences(name, data_dir)` reads both back (ArrayRecordDataSource, random access, no TF) into
-the same SequenceDataset the plain loader returns. The plain loaders stay the default path: TFDS is
-optional (`pip install -e .[tfds]`).
+`onerec_jax.input.tfds_source.load_tfds_sequences(name, tfds_dir)` reads both back (TFDS' array_record
+data source, random access, no TF) into the same SequenceDataset the plain loader returns; training and
+evaluation read them with `--config.data.tfds_dir=DIR`. The plain loaders stay the default path: TFDS is
+the `tfds` extra (also part of `test`, so CI runs these builders).
 
   python -m data.tfds_builders --dataset=ml1m --tfds_dir=/tmp/tfds [--manual_dir=../shared/data]
 """
@@ -22,9 +23,9 @@ import tensorflow_datasets as tfds
 
 from onerec_jax.input.config import DataConfig
 from onerec_jax.input.datasets import load_dataset
-from onerec_jax.input.sequences import FEEDBACK_NAMES, SequenceDataset
+from onerec_jax.input.sequences import FEEDBACK_NAMES
 
-VERSION = "1.0.0"
+from onerec_jax.input.tfds_source import VERSION, load_tfds_sequences  # noqa: F401 (re-exported)
 _CACHE: dict = {}
 
 
@@ -120,35 +121,6 @@ def prepare(name: str, tfds_dir: str, manual_dir: str = "") -> None:
   for config in ("sequences", "items"):
     b = builder(name, tfds_dir, config)
     b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-
-
-def load_tfds_sequences(name: str, tfds_dir: str) -> SequenceDataset:
-  """Reads a prepared dataset back into a SequenceDataset equal to the plain loader's."""
-  seq_b, item_b = builder(name, tfds_dir, "sequences"), builder(name, tfds_dir, "items")
-  users = seq_b.as_data_source()["train"]
-  items = item_b.as_data_source()["train"]
-  user_rows = sorted((users[j] for j in range(len(users))), key=lambda e: e["user_id"])
-  item_rows = sorted((items[j] for j in range(len(items))), key=lambda e: e["item"])
-  u, n = len(user_rows), max(len(e["items"]) for e in user_rows)
-  out = np.full((u, n), -1, np.int32)
-  feedback = np.zeros((u, n, len(FEEDBACK_NAMES)), np.float32)
-  positive = np.zeros((u, n), bool)
-  lengths = np.zeros(u, np.int32)
-  for r, e in enumerate(user_rows):
-    m = len(e["items"])
-    lengths[r], out[r, :m], feedback[r, :m], positive[r, :m] = m, e["items"], e["feedback"], e["positive"]
-  meta = seq_b.info.metadata
-  data = SequenceDataset(
-      items=out, lengths=lengths, feedback=feedback, positive=positive,
-      user_ids=np.array([e["user_id"] for e in user_rows], np.int64),
-      user_static=np.stack([e["static"] for e in user_rows]).astype(np.int32),
-      static_vocab_sizes=tuple(meta["static_vocab_sizes"]),
-      item_category=np.array([e["category"] for e in item_rows], np.int32),
-      item_author=np.array([e["author"] for e in item_rows], np.int32),
-      item_content=np.stack([e["content"] for e in item_rows]).astype(np.float32),
-      num_categories=int(meta["num_categories"]), num_authors=int(meta["num_authors"]), name=name)
-  data.validate()
-  return data
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ class DataConfig:
 
   dataset: str = "synthetic"  # dataset name (see onerec_jax.input.datasets.dataset_names)
   data_dir: str = ""  # folder of real datasets; '' = $ONEREC_DATA_DIR (unused by 'synthetic')
+  tfds_dir: str = ""  # read the array_record files the TFDS builders wrote here instead of the raw files
   simulator: SimulatorConfig = dataclasses.field(default_factory=SimulatorConfig)  # the built-in world
   min_history: int = 3  # fewest interactions before a training target (sliding window start)
 

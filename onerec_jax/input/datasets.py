@@ -73,9 +73,13 @@ def load_sequences(config) -> tuple[SequenceDataset, Simulator | None]:
   """The dataset of a DataConfig as sequences, and the simulator when it is the built-in world.
 
   Args:
-    config: onerec_jax.input.config.DataConfig (dataset, data_dir, simulator, ...).
+    config: onerec_jax.input.config.DataConfig (dataset, data_dir, simulator, ...); with `tfds_dir` set,
+      a real dataset is read from the TFDS builders' array_record files (onerec_jax.input.tfds_source).
   """
   if config.dataset == "synthetic":
     sim = Simulator(config.simulator)
     return sequences_from_simulator(sim), sim
+  if config.tfds_dir:
+    from onerec_jax.input.tfds_source import load_tfds_sequences  # late: tensorflow-datasets is optional
+    return load_tfds_sequences(config.dataset, config.tfds_dir), None
   return load_dataset(config).data, None
