@@ -32,8 +32,8 @@ from jax import lax
 from onerec_jax.tokenizer.config import TokenizerConfig
 
 # Largest [rows, c] float32 block of distances the assignment materialises at once (16 MiB: 512 rows at
-# c = 8,192). Small blocks stay in cache between the matmul and the argmin; measured on the 2-core dev box
-# (32,768 x 256 against 8,192 codes): 85 GFLOP/s with 8,192-row blocks, 105-114 with 256-2,048 rows.
+# c = 8,192). Small blocks stay in cache between the matmul and the argmin (an ad hoc measurement on the
+# 2-core dev box, 32,768 x 256 against 8,192 codes, found 8,192-row blocks ~20% slower than 256-2,048).
 _MAX_DIST_ELEMENTS = 1 << 22
 # k-means++ seeding: rounds of D^2 sampling (each picks ceil((c - 1) / rounds) seeds) and subsample size.
 _KMEANSPP_MAX_ROUNDS = 128
@@ -138,9 +138,8 @@ def _split_largest(centroids: jax.Array, empty: jax.Array, counts: jax.Array) ->
   return jnp.where(split_sources[:, None], centroids * (1.0 - sign), out)
 
 
-def _update(x, codes, sq, centroids):
+def _update(x, codes, centroids):
   """Lloyd update: centroid = mean of its items; empty ones split a large cluster (`_split_largest`)."""
-  del sq
   num_codes = centroids.shape[0]
   sums = jax.ops.segment_sum(x, codes, num_segments=num_codes)  # [c, d]
   counts = _counts(codes, num_codes)
@@ -299,8 +298,8 @@ def _fit_level(key, x, *, num_codes, num_iters, init, balanced, batch_size):
       )
     else:
       def body(_, centroids):
-        codes, sq = _assign(x, centroids, chunk_rows)
-        return _update(x, codes, sq, centroids)
+        codes, _ = _assign(x, centroids, chunk_rows)
+        return _update(x, codes, centroids)
 
       centroids = lax.fori_loop(0, num_iters, body, centroids)
     centroids, codes = _final_assign(x, centroids, chunk_rows)

@@ -66,12 +66,12 @@ def test_update_splits_largest_cluster_for_empty_centroid():
   x, _ = _blobs(num_clusters=4, per_cluster=50, dim=4)
   x = jnp.asarray(x)
   centroids = jnp.concatenate([x[::50][:2], x[100:101], jnp.full((1, 4), 1e4)])  # 3 can win no item
-  codes, sq = rk._assign(x, centroids, chunk_rows=64)  # chunked path (200 rows in blocks of 64)
+  codes, _ = rk._assign(x, centroids, chunk_rows=64)  # chunked path (200 rows in blocks of 64)
   counts = np.bincount(np.asarray(codes), minlength=4)
   assert counts[3] == 0
   largest = int(np.argmax(counts))
   mean = np.asarray(x)[np.asarray(codes) == largest].mean(0)
-  new = np.asarray(rk._update(x, codes, sq, centroids))
+  new = np.asarray(rk._update(x, codes, centroids))
   sign = np.array([1, -1, 1, -1]) / 1024.0
   np.testing.assert_allclose(new[3], mean * (1 + sign), rtol=1e-5)
   np.testing.assert_allclose(new[largest], mean * (1 - sign), rtol=1e-5)
