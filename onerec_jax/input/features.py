@@ -89,6 +89,38 @@ class FeatureBuilder:
     return out
 
 
+  def window_batch(self, rows: np.ndarray, ends: np.ndarray, num_targets: int,
+                   min_history: int = 1) -> dict[str, np.ndarray]:
+    """Multi-target training batch (ModelConfig.targets_per_window = m): one window per row.
+
+    The short pathway is the `short_len` interactions before position `ends` (the last target); its last
+    m columns are followed by the targets at positions ends - m + 1 .. ends. The positive and lifelong
+    pathways are taken before the first of them, so no pathway holds a target or anything after it.
+
+    Args:
+      rows: [b] user rows; ends: [b] position of each window's last target.
+      num_targets: m.
+      min_history: targets at positions < min_history are masked out.
+
+    Returns:
+      the pathway features, 'target_item' [b, m] (-1 where masked), 'target_sid' [b, m, l] and
+      'target_mask' [b, m] bool.
+    """
+    rows = np.asarray(rows, np.int32)
+    ends = np.asarray(ends, np.int32)
+    first = ends - num_targets + 1
+    out = self.history_before(rows, np.maximum(first, 0))
+    short = self.history_before(rows, ends) if self.short_len else {}
+    out.update({k: v for k, v in short.items() if k.startswith("short_")})
+    positions = first[:, None] + np.arange(num_targets)[None, :]  # [b, m]
+    mask = positions >= max(min_history, 1)
+    target = np.where(mask, self.data.items[rows[:, None], np.maximum(positions, 0)], -1).astype(np.int32)
+    out["target_item"] = target
+    out["target_sid"] = np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32)
+    out["target_mask"] = mask
+    return out
+
+
 @dataclasses.dataclass
 class TrainBatches:
   """Deterministic, resumable shuffled batches: batch `step` is a pure function of (seed, step).

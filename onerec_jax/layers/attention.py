@@ -44,7 +44,7 @@ class MultiHeadAttention(nnx.Module):
   def __call__(self, x: jax.Array, *, kv: jax.Array | None = None,
                kv_cache: tuple[jax.Array, jax.Array] | None = None,
                q_segment_ids: jax.Array | None = None, kv_segment_ids: jax.Array | None = None,
-               causal: bool = False) -> jax.Array:
+               causal: bool = False, kv_limit: jax.Array | None = None) -> jax.Array:
     """Attends from x to kv (self-attention when both kv and kv_cache are None).
 
     Args:
@@ -57,6 +57,10 @@ class MultiHeadAttention(nnx.Module):
       kv_segment_ids: [b, t] int32, 0 = padding; None = all valid. Given alone, either is a padding
         mask on its side (see kernels_pallas.attention).
       causal: mask keys after the query position.
+      kv_limit: [b, s] int32, optional: query i sees only keys with index < kv_limit[i] (a per-query
+        prefix of the keys). The multi-target decoder uses it so that the target at window column j
+        cross-attends only to the encoder tokens of its own past. This path is plain XLA attention with
+        an explicit mask (the fused op has no per-query prefix mask).
 
     Returns:
       [b, s, d] in self.dtype.
@@ -77,8 +81,35 @@ class MultiHeadAttention(nnx.Module):
       q = q.reshape(k.shape[0], groups * s, *q.shape[2:])
       if q_segment_ids is not None:
         q_segment_ids = q_segment_ids.reshape(k.shape[0], groups * s)
+      if kv_limit is not None:
+        kv_limit = kv_limit.reshape(k.shape[0], groups * s)
     q = with_logical_constraint(q, ("act_batch", "act_length", "act_heads", None))
-    out = kernels_pallas.attention(q, k, v, causal=causal, q_segment_ids=q_segment_ids,
-                                   kv_segment_ids=kv_segment_ids, impl=self.impl)
+    if kv_limit is not None:
+      if causal or q_segment_ids is not None:
+        raise ValueError("kv_limit is for cross-attention: pass neither causal nor q_segment_ids with it")
+      out = prefix_attention(q, k, v, kv_limit, kv_segment_ids)
+    else:
+      out = kernels_pallas.attention(q, k, v, causal=causal, q_segment_ids=q_segment_ids,
+                                     kv_segment_ids=kv_segment_ids, impl=self.impl)
     out = out.reshape(b, s, *out.shape[2:])
     return jnp.einsum("bshk,hkd->bsd", out, self.o[...].astype(self.dtype))
+
+
+def prefix_attention(q: jax.Array, k: jax.Array, v: jax.Array, kv_limit: jax.Array,
+                     kv_segment_ids: jax.Array | None = None) -> jax.Array:
+  """Attention where query i sees keys [0, kv_limit[i]) (and not padding keys).
+
+  Args:
+    q: [b, s, h, k]; k, v: [b, t, h, k].
+    kv_limit: [b, s] int32 number of leading keys each query may see.
+    kv_segment_ids: [b, t] int32, 0 = padding key; None = all valid.
+
+  Returns:
+    [b, s, h, k]; a query with no visible key gets zeros (the kernels' convention).
+  """
+  t = k.shape[1]
+  mask = jnp.arange(t, dtype=jnp.int32)[None, None, :] < kv_limit[:, :, None]  # [b, s, t]
+  if kv_segment_ids is not None:
+    mask = mask & (kv_segment_ids > 0)[:, None, :]
+  out = jax.nn.dot_product_attention(q, k.astype(q.dtype), v.astype(q.dtype), mask=mask[:, None])
+  return jnp.where(mask.any(-1)[:, :, None, None], out, jnp.zeros((), out.dtype))

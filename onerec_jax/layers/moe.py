@@ -68,7 +68,9 @@ def route(
 
   Returns:
     experts: [t, k] int32 chosen expert ids, by decreasing biased score.
-    gates: [t, k] float32 unbiased scores of the chosen experts, normalised to sum to 1 per token.
+    gates: [t, k] float32 unbiased scores of the chosen experts. For k > 1 they are normalised to
+      sum to 1 per token; for k == 1 the gate is the raw score of the chosen expert (normalising a
+      single gate would make it identically 1 and cut the router off from the gradient).
   """
   logits = logits.astype(jnp.float32)
   if score_fn == "sigmoid":
@@ -80,7 +82,11 @@ def route(
   biased = scores + jax.lax.stop_gradient(bias.astype(jnp.float32))
   _, experts = jax.lax.top_k(biased, top_k)
   gates = jnp.take_along_axis(scores, experts, axis=-1)
-  gates = gates / (gates.sum(axis=-1, keepdims=True) + 1e-20)
+  if top_k > 1:
+    # Normalising over the chosen experts keeps the output scale independent of k and e; with k == 1
+    # it would turn the gate into the constant 1, so the top-1 router would never learn (Switch
+    # Transformer likewise gates top-1 by the raw softmax probability).
+    gates = gates / (gates.sum(axis=-1, keepdims=True) + 1e-20)
   return experts.astype(jnp.int32), gates
 
 
@@ -224,9 +230,11 @@ class MoE(nnx.Module):
       ffn_dim: f, hidden width of each expert.
       num_experts: e.
       top_k: k, experts per token (1 <= k <= e).
-      capacity_factor: 0 routes every slot (ragged matmuls); > 0 caps each expert at
-        ceil(capacity_factor * t * k / e) slots per call and drops the rest.
-      score_fn: 'sigmoid' (DeepSeek-V3) or 'softmax'; gates are renormalised over the chosen k.
+      capacity_factor: 0 (default) routes every slot (ragged matmuls, nothing dropped); > 0 caps
+        each expert at ceil(capacity_factor * t * k / e) slots per call (t counts padding tokens too)
+        and drops the rest; the share dropped is reported as aux['dropped_fraction'].
+      score_fn: 'sigmoid' (DeepSeek-V3) or 'softmax'; gates are renormalised over the chosen k
+        when k > 1, and are the raw score of the chosen expert when k == 1 (see `route`).
       dtype: computation dtype of the experts (the router always runs in float32).
       param_dtype: storage dtype of router and expert weights.
       rngs: random streams; `params` initialises the weights.
@@ -275,9 +283,10 @@ class MoE(nnx.Module):
     Returns:
       y: [b, s, d] in `dtype`.
       aux: 'expert_load' [e] float32, each expert's fraction of the valid tokens' routed slots
-        (before capacity drops; feed it to `update_router_bias`); 'router_z_loss' scalar, mean over
-        valid tokens of logsumexp(logits)^2 (for logging or an optional z-loss); 'dropped_fraction'
-        scalar, fraction of valid slots dropped by the capacity (0 when capacity_factor == 0).
+        (before capacity drops; feed it to `update_router_bias`); 'router_z_loss' float32 scalar,
+        mean over valid tokens of logsumexp(router logits)^2, only reported (the caller may log it
+        or add it to its loss); 'dropped_fraction' float32 scalar, fraction of the valid tokens'
+        routed slots dropped by the capacity (0 when capacity_factor == 0).
     """
     lead, d = x.shape[:-1], x.shape[-1]
     xt = x.reshape(-1, d)  # [t, d]

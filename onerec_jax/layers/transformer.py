@@ -25,10 +25,11 @@ class FeedForward(nnx.Module):
   """Dense SwiGLU, or a mixture of SwiGLU experts when num_experts > 0."""
 
   def __init__(self, d_model: int, ffn_dim: int, *, num_experts: int = 0, top_k: int = 2,
-               dtype=jnp.float32, rngs: nnx.Rngs):
+               capacity_factor: float = 0.0, dtype=jnp.float32, rngs: nnx.Rngs):
     self.is_moe = num_experts > 0
     if self.is_moe:
-      self.ffn = MoE(d_model, ffn_dim, num_experts, top_k, dtype=dtype, rngs=rngs)
+      self.ffn = MoE(d_model, ffn_dim, num_experts, top_k, capacity_factor=capacity_factor, dtype=dtype,
+                     rngs=rngs)
     else:
       self.ffn = SwiGLU(d_model, ffn_dim, dtype=dtype, rngs=rngs)
 
@@ -43,17 +44,22 @@ class EncoderLayer(nnx.Module):
   """Full (non-causal) self-attention over the user tokens, then a feed-forward."""
 
   def __init__(self, d_model: int, num_heads: int, head_dim: int, ffn_dim: int, *, num_experts: int = 0,
-               top_k: int = 2, dropout_rate: float = 0.0, attention_impl: str = "auto",
-               dtype=jnp.float32, rngs: nnx.Rngs):
+               top_k: int = 2, capacity_factor: float = 0.0, dropout_rate: float = 0.0,
+               attention_impl: str = "auto", dtype=jnp.float32, rngs: nnx.Rngs):
     self.attn_norm = rms_norm(d_model, rngs)
     self.attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype, rngs=rngs)
     self.ffn_norm = rms_norm(d_model, rngs)
-    self.ffn = FeedForward(d_model, ffn_dim, num_experts=num_experts, top_k=top_k, dtype=dtype, rngs=rngs)
+    self.ffn = FeedForward(d_model, ffn_dim, num_experts=num_experts, top_k=top_k,
+                           capacity_factor=capacity_factor, dtype=dtype, rngs=rngs)
     self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
 
-  def __call__(self, x: jax.Array, segment_ids: jax.Array) -> tuple[jax.Array, dict]:
-    """x [b, t, d], segment_ids [b, t] (0 = padding) -> ([b, t, d], aux)."""
-    h = self.attn(self.attn_norm(x), q_segment_ids=segment_ids, kv_segment_ids=segment_ids)
+  def __call__(self, x: jax.Array, segment_ids: jax.Array, causal: bool = False) -> tuple[jax.Array, dict]:
+    """x [b, t, d], segment_ids [b, t] (0 = padding) -> ([b, t, d], aux).
+
+    `causal=True` is the multi-target encoder: token i attends to tokens <= i only, so the state at a
+    history position carries nothing from later interactions (ModelConfig.multi_target).
+    """
+    h = self.attn(self.attn_norm(x), q_segment_ids=segment_ids, kv_segment_ids=segment_ids, causal=causal)
     x = x + self.dropout(h)
     h, aux = self.ffn(self.ffn_norm(x), mask=segment_ids > 0)
     x = x + self.dropout(h)
@@ -64,8 +70,8 @@ class DecoderLayer(nnx.Module):
   """Causal self-attention, cross-attention to the encoder output, then a (mixture-of-experts) FFN."""
 
   def __init__(self, d_model: int, num_heads: int, head_dim: int, ffn_dim: int, *, num_experts: int = 0,
-               top_k: int = 2, dropout_rate: float = 0.0, attention_impl: str = "auto",
-               dtype=jnp.float32, rngs: nnx.Rngs):
+               top_k: int = 2, capacity_factor: float = 0.0, dropout_rate: float = 0.0,
+               attention_impl: str = "auto", dtype=jnp.float32, rngs: nnx.Rngs):
     self.self_norm = rms_norm(d_model, rngs)
     self.self_attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype,
                                         rngs=rngs)
@@ -73,24 +79,27 @@ class DecoderLayer(nnx.Module):
     self.cross_attn = MultiHeadAttention(d_model, num_heads, head_dim, impl=attention_impl, dtype=dtype,
                                          rngs=rngs)
     self.ffn_norm = rms_norm(d_model, rngs)
-    self.ffn = FeedForward(d_model, ffn_dim, num_experts=num_experts, top_k=top_k, dtype=dtype, rngs=rngs)
+    self.ffn = FeedForward(d_model, ffn_dim, num_experts=num_experts, top_k=top_k,
+                           capacity_factor=capacity_factor, dtype=dtype, rngs=rngs)
     self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
 
   def __call__(self, x: jax.Array, cross_kv: tuple[jax.Array, jax.Array],
-               encoder_segment_ids: jax.Array) -> tuple[jax.Array, dict]:
+               encoder_segment_ids: jax.Array, cross_limit: jax.Array | None = None) -> tuple[jax.Array, dict]:
     """One decoder layer.
 
     Args:
-      x: target-token states [b, s, d] (b = requests x beams at inference).
+      x: target-token states [b, s, d] (b = requests x beams at inference, or windows x targets).
       cross_kv: this layer's projected encoder keys, values [b', t, h, k], with b a multiple of b'.
       encoder_segment_ids: [b', t] (0 = padding).
+      cross_limit: optional [b, s] int32: each query sees the first cross_limit encoder tokens only
+        (multi-target training: a target sees its own past).
 
     Returns:
       ([b, s, d], aux).
     """
     x = x + self.dropout(self.self_attn(self.self_norm(x), causal=True))
     x = x + self.dropout(self.cross_attn(self.cross_norm(x), kv_cache=cross_kv,
-                                         kv_segment_ids=encoder_segment_ids))
+                                         kv_segment_ids=encoder_segment_ids, kv_limit=cross_limit))
     h, aux = self.ffn(self.ffn_norm(x))
     x = x + self.dropout(h)
     return with_logical_constraint(x, ("act_batch", "act_length", "act_embed")), aux

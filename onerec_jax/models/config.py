@@ -30,6 +30,11 @@ class ModelConfig:
   lifelong_queries: int = 8  # learned queries of the lifelong QFormer (tokens it emits)
   lifelong_layers: int = 1  # QFormer blocks
   use_item_id_embedding: bool = True  # embed raw item ids besides their semantic IDs
+  # Multi-target training (0 = the report's design: one encoder pass per target). m > 0: the encoder is
+  # causal over [static, positive, lifelong, short window] and the last m positions of each short window
+  # are targets, each decoded with cross-attention to its own past only: one encoder pass serves m targets.
+  targets_per_window: int = 0
+  capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch)
   # Filled in from the data and tokenizer (0 = not yet known).
   num_items: int = 0  # catalogue size
   num_users: int = 0  # user-id vocabulary (ids are hashed into it)
@@ -68,6 +73,11 @@ class ModelConfig:
       )
     if self.encoder_moe and not self.num_experts:
       raise ValueError("model.encoder_moe=True needs model.num_experts > 0")
+    if not 0 <= self.targets_per_window <= self.short_len:
+      raise ValueError(f"model.targets_per_window={self.targets_per_window} must be in [0, model.short_len="
+                       f"{self.short_len}]")
+    if self.capacity_factor < 0:
+      raise ValueError(f"model.capacity_factor must be >= 0, got {self.capacity_factor}")
     if self.short_len < 1 or self.positive_len < 0 or self.lifelong_len < 0:
       raise ValueError("model.short_len must be >= 1 and positive_len, lifelong_len >= 0")
     if self.lifelong_len and self.lifelong_queries < 1:

@@ -12,6 +12,9 @@ Batch (numpy or jax arrays, see onerec_jax.input.features):
   for p in PATHWAYS: {p}_items [b, n] int32 (-1 = padding), {p}_sids [b, n, l] int32,
     {p}_category [b, n] int32, {p}_author [b, n] int32, {p}_feedback [b, n, f] float32;
   target_sid [b, l] int32 (training only).
+With `targets_per_window = m > 0` (multi-target training) the short pathway is a window whose last m
+positions' next items are the targets: target_sid [b, m, l], target_mask [b, m] bool; the positive and
+lifelong pathways are taken before the window's first target (onerec_jax.input.features).
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ class OneRec(nnx.Module):
     self.encoder_layers = nnx.List([
         EncoderLayer(d, h, k, expert_ffn if c.encoder_moe else c.ffn_dim,
                      num_experts=c.num_experts if c.encoder_moe else 0, top_k=c.num_experts_per_token,
+                     capacity_factor=c.capacity_factor,
                      dropout_rate=c.dropout_rate, attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
         for _ in range(c.num_encoder_layers)])
     self.encoder_norm = rms_norm(d, rngs)
@@ -139,7 +143,7 @@ class OneRec(nnx.Module):
         logical_init(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (c.num_sid_levels, d)))
     self.decoder_layers = nnx.List([
         DecoderLayer(d, h, k, expert_ffn if c.num_experts else c.ffn_dim, num_experts=c.num_experts,
-                     top_k=c.num_experts_per_token, dropout_rate=c.dropout_rate,
+                     top_k=c.num_experts_per_token, capacity_factor=c.capacity_factor, dropout_rate=c.dropout_rate,
                      attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
         for _ in range(c.num_decoder_layers)])
     self.decoder_norm = rms_norm(d, rngs)
@@ -160,12 +164,14 @@ class OneRec(nnx.Module):
       encoded [b, t, d] (float32), segment_ids [b, t] int32 (0 = padding), aux: {MoE layer path: its aux dict}.
     """
     c = self.config
+    causal = c.targets_per_window > 0
     user = self.user(batch["user_id"] % c.num_users)
     statics = [user] + [emb(batch["static"][:, i]) for i, emb in enumerate(self.static)]
     tokens = [self.static_mlp(jnp.concatenate(statics, axis=-1))[:, None, :]]
     segments = [jnp.ones((user.shape[0], 1), jnp.int32)]
-    x, seg = self._pathway(batch, "short", self.short_mlp)
-    tokens.append(x), segments.append(seg)
+    short = self._pathway(batch, "short", self.short_mlp)
+    if not causal:  # the report's order; the causal encoder puts the window last (context first)
+      tokens.append(short[0]), segments.append(short[1])
     if self.positive_mlp is not None:
       x, seg = self._pathway(batch, "positive", self.positive_mlp)
       tokens.append(x), segments.append(seg)
@@ -175,12 +181,14 @@ class OneRec(nnx.Module):
       for block in self.qformer:
         q = block(q, memory, memory_seg)
       tokens.append(q), segments.append(jnp.ones(q.shape[:2], jnp.int32))
+    if causal:
+      tokens.append(short[0]), segments.append(short[1])
     x = jnp.concatenate(tokens, axis=1) + self.encoder_positions[...]
     segment_ids = jnp.concatenate(segments, axis=1)
     x = x.astype(self.dtype)
     aux = {}
     for i, layer in enumerate(self.encoder_layers):
-      x, layer_aux = layer(x, segment_ids)
+      x, layer_aux = layer(x, segment_ids, causal=causal)
       if layer_aux:
         aux[f"encoder_layers/{i}/ffn/ffn"] = layer_aux
     return self.encoder_norm(x).astype(jnp.float32), segment_ids, aux
@@ -189,13 +197,15 @@ class OneRec(nnx.Module):
     """Projects the encoder output once per decoder layer: list of (keys, values) [b, t, h, k]."""
     return [layer.cross_attn.project_kv(encoded) for layer in self.decoder_layers]
 
-  def decode(self, tokens: jax.Array, cross_kv, encoder_segment_ids: jax.Array) -> tuple[jax.Array, dict[str, dict]]:
+  def decode(self, tokens: jax.Array, cross_kv, encoder_segment_ids: jax.Array,
+             cross_limit: jax.Array | None = None) -> tuple[jax.Array, dict[str, dict]]:
     """Next-token logits for decoder inputs.
 
     Args:
       tokens: decoder input ids [b, s] from `decoder_inputs` (b = requests x beams allowed).
       cross_kv: from `cross_kv`, batch b' dividing b.
       encoder_segment_ids: [b', t].
+      cross_limit: optional [b, s] int32 encoder tokens visible to each query (multi-target training).
 
     Returns:
       logits [b, s, v] float32, aux: {MoE layer path: its aux dict}.
@@ -204,14 +214,28 @@ class OneRec(nnx.Module):
     x = (self.token_embed(tokens) + self.decoder_positions[:s]).astype(self.dtype)
     aux = {}
     for i, (layer, kv) in enumerate(zip(self.decoder_layers, cross_kv)):
-      x, layer_aux = layer(x, kv, encoder_segment_ids)
+      x, layer_aux = layer(x, kv, encoder_segment_ids, cross_limit)
       if layer_aux:
         aux[f"decoder_layers/{i}/ffn/ffn"] = layer_aux
     return self.head(self.decoder_norm(x)).astype(jnp.float32), aux
 
   def __call__(self, batch) -> tuple[jax.Array, dict[str, dict]]:
-    """Teacher-forced logits [b, l, v] for batch['target_sid'] [b, l], and {MoE layer path: aux dict}."""
+    """Teacher-forced logits and {MoE layer path: aux dict}.
+
+    Returns logits [b, l, v] for batch['target_sid'] [b, l]; in multi-target mode (targets_per_window =
+    m > 0) [b * m, l, v] for target_sid [b, m, l], row r * m + i being window r's i-th target.
+    """
+    c = self.config
     encoded, segment_ids, enc_aux = self.encode(batch)
-    tokens = decoder_inputs(batch["target_sid"][:, :-1], self.config.sid_vocab_size)
-    logits, dec_aux = self.decode(tokens, self.cross_kv(encoded), segment_ids)
+    target_sid = batch["target_sid"]
+    cross_limit = None
+    if c.targets_per_window:
+      b, m, l = target_sid.shape
+      target_sid = target_sid.reshape(b * m, l)
+      # Target i of a window follows short-window column short_len - m + i; it sees the context tokens
+      # and the window up to that column: the first t - short_len + (short_len - m + i) + 1 tokens.
+      visible = encoded.shape[1] - m + 1 + jnp.arange(m, dtype=jnp.int32)
+      cross_limit = jnp.broadcast_to(visible[None, :, None], (b, m, l)).reshape(b * m, l)
+    tokens = decoder_inputs(target_sid[:, :-1], c.sid_vocab_size)
+    logits, dec_aux = self.decode(tokens, self.cross_kv(encoded), segment_ids, cross_limit)
     return logits, {**enc_aux, **dec_aux}

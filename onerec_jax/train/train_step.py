@@ -50,7 +50,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, *, loss_reductio
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     def loss_fn(model):
       logits, aux = model(batch)
-      loss, metrics = semantic_id_loss(logits, batch["target_sid"], loss_reduction)
+      targets = batch["target_sid"].reshape(-1, batch["target_sid"].shape[-1])  # multi-target: [b * m, l]
+      weights = batch["target_mask"].reshape(-1) if "target_mask" in batch else None
+      loss, metrics = semantic_id_loss(logits, targets, loss_reduction, weights)
       return loss, (metrics, aux)
 
     # nnx.value_and_grad differentiates the nnx.Param variables only and carries the other state (the

@@ -22,7 +22,8 @@ from onerec_jax.config import ExperimentConfig
 from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
 from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input.features import TrainBatches
-from onerec_jax.input.sequences import leave_one_out
+from onerec_jax.input import windows
+from onerec_jax.input.sequences import Examples, leave_one_out
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train import checkpointing
 from onerec_jax.train.assembly import RunData, build_model, prepare
@@ -137,7 +138,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
         make_train_step(graphdef, tx, loss_reduction=tc.loss_reduction,
                         router_bias_step=run.model_config.router_bias_step if run.model_config.num_experts else 0.0),
         out_shardings=(state_shardings, None), donate_argnums=(0,))
-    examples = leave_one_out(run.data, "train", config.data.min_history)
+    m = run.model_config.targets_per_window
+    examples = training_examples(run, config)
     batches = TrainBatches(run.builder, examples, tc.batch_size, tc.seed)
     num_proc, proc = jax.process_count(), jax.process_index()
     if tc.batch_size % num_proc:
@@ -145,13 +147,17 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     local = tc.batch_size // num_proc
     summaries = _Summaries(os.path.join(workdir, "tensorboard"))
     first = int(state.step)
-    logging.info("training steps %d..%d on %d examples (%.1f epochs)", first, tc.num_steps, len(examples),
-                 tc.num_steps / batches.steps_per_epoch)
+    logging.info("training steps %d..%d on %d %s (%.1f epochs)", first, tc.num_steps, len(examples),
+                 f"windows of {m} targets" if m else "examples", tc.num_steps / batches.steps_per_epoch)
     t0 = time.time()
     last_time, last_step, metrics = t0, first, None
     for step in range(first, tc.num_steps):
       indices = batches.indices(step)[proc * local:(proc + 1) * local]
-      batch = run.builder.batch(examples, indices)
+      if m:
+        batch = run.builder.window_batch(examples.user_rows[indices], examples.target_pos[indices], m,
+                                         config.data.min_history)
+      else:
+        batch = run.builder.batch(examples, indices)
       batch.pop("target_item")
       state, metrics = step_fn(state, shard_batch(batch, mesh))
       done = step + 1
@@ -181,6 +187,19 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     with open(os.path.join(workdir, METRICS_FILE), "w") as f:
       json.dump(results, f, indent=1, default=float)
   return results
+
+
+def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
+  """The training examples: one per target (the report's design), or one per window of m targets.
+
+  With targets_per_window = m the windows tile each user's training targets (positions min_history ..
+  len - 3) from the end in steps of m, so every target is supervised exactly once per epoch.
+  """
+  m = run.model_config.targets_per_window
+  if not m:
+    return leave_one_out(run.data, "train", config.data.min_history)
+  rows, ends = windows.train_windows(run.data, run.model_config.short_len, m, config.data.min_history)
+  return Examples(rows, ends)
 
 
 def _hms(seconds: float) -> str:

@@ -33,7 +33,7 @@ def reference_moe(m: MoE, x, mask=None, capacity=0):
       scores = np.exp(logits - logits.max())
       scores /= scores.sum()
     chosen = np.argsort(-(scores + bias), kind="stable")[: m.top_k]
-    gates = scores[chosen] / scores[chosen].sum()
+    gates = scores[chosen] / scores[chosen].sum() if m.top_k > 1 else scores[chosen]
     if not valid[i]:
       continue
     for g, ex in zip(gates, chosen):
@@ -59,10 +59,13 @@ def _inputs(shape=(3, 7, D), seed=1):
 
 class MoEReferenceTest(parameterized.TestCase):
 
-  @parameterized.product(score_fn=["sigmoid", "softmax"], capacity_factor=[0.0, E / K], masked=[False, True])
-  def test_matches_per_token_reference(self, score_fn, capacity_factor, masked):
-    # capacity_factor = e / k gives c = t: nothing can be dropped, so both dispatch paths must agree.
-    m = MoE(D, F, E, K, score_fn=score_fn, capacity_factor=capacity_factor, rngs=nnx.Rngs(0))
+  @parameterized.product(
+    score_fn=["sigmoid", "softmax"], capacity_factor=[0.0, 1.0], masked=[False, True], top_k=[1, K]
+  )
+  def test_matches_per_token_reference(self, score_fn, capacity_factor, masked, top_k):
+    # capacity_factor = 1 with c scaled by e / k gives c = t: nothing can be dropped, so both
+    # dispatch paths must agree.
+    m = MoE(D, F, E, top_k, score_fn=score_fn, capacity_factor=capacity_factor * E / top_k, rngs=nnx.Rngs(0))
     m.router_bias[...] = jax.random.normal(jax.random.key(7), (E,)) * 0.1
     x = _inputs()
     mask = jax.random.bernoulli(jax.random.key(3), 0.7, x.shape[:2]) if masked else None
@@ -106,6 +109,17 @@ class RoutingTest(absltest.TestCase):
     unbiased, _ = route(logits, jnp.zeros(E), K)
     self.assertFalse(bool((unbiased == 3).any(-1).all()))
 
+  def test_top1_gate_is_raw_score(self):
+    # Normalising a single gate would make it 1 and leave the router without gradient.
+    logits = jax.random.normal(jax.random.key(0), (10, E))
+    bias = jnp.zeros(E).at[2].set(0.3)
+    for score_fn, score in (("sigmoid", jax.nn.sigmoid), ("softmax", jax.nn.softmax)):
+      experts, gates = route(logits, bias, 1, score_fn)
+      np.testing.assert_allclose(gates, jnp.take_along_axis(score(logits), experts, -1), rtol=1e-6)
+      self.assertLess(float(gates.max()), 1.0)
+      grad = jax.grad(lambda z, fn=score_fn: route(z, bias, 1, fn)[1].sum())(logits)
+      self.assertTrue(bool((jnp.abs(grad).sum(-1) > 0).all()), score_fn)
+
   def test_no_gradient_through_bias(self):
     logits = jax.random.normal(jax.random.key(0), (10, E))
     grad = jax.grad(lambda b: route(logits, b, K)[1].sum() + route(logits, b, K)[1][:, 0].sum())(
@@ -131,7 +145,7 @@ class RoutingTest(absltest.TestCase):
     np.testing.assert_allclose(float(aux["expert_load"].sum()), 1.0, rtol=1e-6)
 
 
-class GradientTest(absltest.TestCase):
+class GradientTest(parameterized.TestCase):
 
   def test_gradients_reach_selected_experts_and_router_only(self):
     m = MoE(D, F, E, K, rngs=nnx.Rngs(0))
@@ -153,6 +167,47 @@ class GradientTest(absltest.TestCase):
 
     bias_grads = nnx.jit(nnx.grad(loss_fn, argnums=nnx.DiffState(0, RouterBias)))(m)
     np.testing.assert_array_equal(bias_grads["router_bias"][...], np.zeros(E))
+
+  def test_top1_router_gets_gradient(self):
+    m = MoE(D, F, E, 1, rngs=nnx.Rngs(0))
+    x = _inputs((2, 5, D))
+
+    def loss_fn(model):
+      y, _ = model(x)
+      return (y * jnp.arange(1, D + 1)).sum()
+
+    grads = nnx.jit(nnx.grad(loss_fn))(m)
+    self.assertGreater(float(jnp.abs(grads["router"][...]).sum()), 1e-3)
+
+  @parameterized.parameters("sigmoid", "softmax")
+  def test_top1_router_learns_to_pick_the_better_expert(self, score_fn):
+    # Experts frozen, only the router trained: the target is expert 1's own output, but the router
+    # starts by sending every token to expert 0. The loss can only fall if the gate gradient moves
+    # the router (with gates renormalised to 1 it stays exactly constant).
+    m = MoE(D, F, E, 1, score_fn=score_fn, rngs=nnx.Rngs(0))
+    x = _inputs((1, 64, D)).at[..., 0].set(1.0)  # feature 0 is constant, a per-expert router bias
+    m.router[...] = (jax.random.normal(jax.random.key(2), (D, E)) * 0.01).at[0, 0].add(1.0)
+    h = jax.nn.silu(x @ m.w_gate[1]) * (x @ m.w_up[1])
+    target = h @ m.w_down[1]
+    router_only = nnx.All(nnx.Param, nnx.PathContains("router"))
+    opt = nnx.Optimizer(m, optax.sgd(1.0), wrt=router_only)
+
+    @nnx.jit
+    def step(model, opt):
+      def loss_fn(model):
+        y, aux = model(x)
+        return jnp.mean((y - target) ** 2), aux
+
+      grad_fn = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, router_only), has_aux=True)
+      (loss, aux), grads = grad_fn(model)
+      opt.update(model, grads)
+      return loss, aux["expert_load"]
+
+    history = [step(m, opt) for _ in range(40)]
+    (first_loss, first_load), (last_loss, last_load) = history[0], history[-1]
+    self.assertEqual(float(first_load[0]), 1.0)
+    self.assertLess(float(last_loss), 0.4 * float(first_loss))
+    self.assertGreater(float(last_load[1]), 0.5)
 
 
 def _skewed_moe():
@@ -183,6 +238,51 @@ def _train_loads(balance: bool, steps: int = 40):
 
   loads = [step(model, opt, k) for k in jax.random.split(jax.random.key(9), steps)]
   return np.mean(loads[-10:], axis=0)
+
+
+class AuxStatsTest(absltest.TestCase):
+
+  def test_dropped_fraction(self):
+    x = _inputs((2, 16, D)) + 1.0  # positive mean: the skewed router fires on it
+    mask = jnp.arange(16)[None, :] < jnp.array([[16], [11]])
+    ragged = _skewed_moe()
+    _, aux = _apply(ragged, x, mask)
+    self.assertEqual(float(aux["dropped_fraction"]), 0.0)
+
+    tiny = MoE(D, F, E, K, capacity_factor=0.1, rngs=nnx.Rngs(0))
+    nnx.update(tiny, nnx.state(ragged))
+    capacity = tiny.capacity(32)
+    self.assertEqual(capacity, 2)  # ceil(0.1 * 32 * 2 / 4)
+    _, aux = _apply(tiny, x, mask)
+    # Expected from the routing itself: each expert drops whatever of its valid slots exceed c.
+    experts, _ = route(x.reshape(-1, D) @ tiny.router[...], tiny.router_bias[...], K)
+    valid = np.asarray(mask).reshape(-1)
+    counts = np.bincount(np.asarray(experts)[valid].reshape(-1), minlength=E)
+    self.assertEqual(counts[:2].sum(), 2 * valid.sum())  # skewed: all valid slots on experts 0, 1
+    expected = np.maximum(counts - capacity, 0).sum() / (K * valid.sum())
+    np.testing.assert_allclose(float(aux["dropped_fraction"]), expected, rtol=1e-6)
+    self.assertGreater(float(aux["dropped_fraction"]), 0.9)
+
+  def test_router_z_loss_matches_hand_computation(self):
+    m = MoE(D, F, E, K, rngs=nnx.Rngs(0))
+    x = _inputs((2, 6, D))
+    mask = jnp.arange(6)[None, :] < jnp.array([[6], [2]])
+    _, aux = _apply(m, x, mask)
+    logits = np.asarray(x, np.float64).reshape(-1, D) @ _np(m.router)
+    lse = np.log(np.exp(logits).sum(-1))
+    valid = np.asarray(mask).reshape(-1)
+    np.testing.assert_allclose(float(aux["router_z_loss"]), np.mean(lse[valid] ** 2), rtol=1e-5)
+    self.assertEqual(aux["router_z_loss"].shape, ())
+    self.assertEqual(aux["router_z_loss"].dtype, jnp.float32)
+    self.assertEqual(aux["dropped_fraction"].dtype, jnp.float32)
+    self.assertEqual(aux["expert_load"].shape, (E,))
+
+  def test_all_tokens_masked(self):
+    m = MoE(D, F, E, K, capacity_factor=1.0, rngs=nnx.Rngs(0))
+    _, aux = _apply(m, _inputs((1, 4, D)), jnp.zeros((1, 4), bool))
+    for name in ("router_z_loss", "dropped_fraction"):
+      self.assertEqual(float(aux[name]), 0.0, name)
+    np.testing.assert_array_equal(aux["expert_load"], np.zeros(E))
 
 
 class BalancingTest(absltest.TestCase):
