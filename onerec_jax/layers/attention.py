@@ -94,6 +94,48 @@ class MultiHeadAttention(nnx.Module):
     out = out.reshape(b, s, *out.shape[2:])
     return jnp.einsum("bshk,hkd->bsd", out, self.o[...].astype(self.dtype))
 
+  def init_cache(self, batch_size: int, max_len: int) -> tuple[jax.Array, jax.Array]:
+    """An empty self-attention cache for `cached_self_attention`: keys, values [b, max_len, h, k] zeros."""
+    shape = (batch_size, max_len, self.num_heads, self.head_dim)
+    return jnp.zeros(shape, self.dtype), jnp.zeros(shape, self.dtype)
+
+  def cached_self_attention(self, x: jax.Array, cache: tuple[jax.Array, jax.Array],
+                            position: int | jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """Causal self-attention of s new tokens against a key/value cache (incremental decoding).
+
+    The new tokens' keys and values are written into the cache at positions position ... position+s-1
+    (`jax.lax.dynamic_update_slice`, so `position` may be traced); the token at position p then sees
+    the cached keys 0 ... p. Cache slots beyond p may hold anything (zeros, or stale rows of a beam
+    that was reordered away): they are masked by position, never by content. With the same weights and
+    the tokens fed one by one from position 0 this equals `__call__(x, causal=True)` over the whole
+    sequence.
+
+    Args:
+      x: new tokens' input [b, s, d].
+      cache: (keys, values) [b, max_len, h, k] from `init_cache` or a previous call.
+      position: int32 scalar, the position of x's first token; position + s <= max_len.
+
+    Returns:
+      ([b, s, d] in self.dtype, updated (keys, values)).
+    """
+    keys, values = cache
+    b, s = x.shape[:2]
+    max_len = keys.shape[1]
+    if isinstance(position, int) and not 0 <= position <= max_len - s:
+      # dynamic_update_slice would clamp the start and silently overwrite earlier positions.
+      raise ValueError(f"tokens at positions {position}..{position + s - 1} do not fit a cache of {max_len}")
+    x = x.astype(self.dtype)
+    q = jnp.einsum("bsd,dhk->bshk", x, self.q[...].astype(self.dtype))
+    q = with_logical_constraint(q, ("act_batch", "act_length", "act_heads", None))
+    k_new, v_new = self.project_kv(x)
+    start = (jnp.int32(0), jnp.asarray(position, jnp.int32), jnp.int32(0), jnp.int32(0))
+    keys = jax.lax.dynamic_update_slice(keys, k_new.astype(keys.dtype), start)
+    values = jax.lax.dynamic_update_slice(values, v_new.astype(values.dtype), start)
+    # Causal by position: query i (at position + i) sees keys 0 ... position + i.
+    limit = jnp.asarray(position, jnp.int32) + 1 + jnp.arange(s, dtype=jnp.int32)
+    out = prefix_attention(q, keys, values, jnp.broadcast_to(limit, (b, s)))
+    return jnp.einsum("bshk,hkd->bsd", out, self.o[...].astype(self.dtype)), (keys, values)
+
 
 def prefix_attention(q: jax.Array, k: jax.Array, v: jax.Array, kv_limit: jax.Array,
                      kv_segment_ids: jax.Array | None = None) -> jax.Array:

@@ -4,6 +4,7 @@ import dataclasses
 
 _INITS = ('kmeans++', 'random')
 _DEDUPS = ('extra_token', 'none')
+_METHODS = ('rq_kmeans', 'rq_vae')
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -87,6 +88,11 @@ class TokenizerConfig:
   batch_size: int = 0  # mini-batch size for Lloyd updates on large catalogues (0 = full batch), items
   dedup: str = 'extra_token'  # collisions: 'extra_token' appends a disambiguation level | 'none'
   seed: int = 0  # PRNG seed; the fit is deterministic given the seed and the input
+  # Where a training run's semantic IDs come from (onerec_jax.train.assembly.fit_or_load_tokenizer).
+  source: str = ''  # a `python -m experiments.tokenize --out=DIR` folder to read ('' = fit in the run)
+  method: str = 'rq_kmeans'  # 'rq_kmeans' | 'rq_vae': the tokenizer fitted in the run, or read from source
+  item_vectors: str = 'side'  # what is quantised in the run: side | content | collaborative | aligned
+  text_cache_dir: str = ''  # text-embedding cache ('' = ~/.cache/onerec_jax/text_embeddings)
   rq_vae: RqVaeConfig = dataclasses.field(default_factory=RqVaeConfig)  # the RQ-VAE baseline
   vectors: ItemVectorsConfig = dataclasses.field(default_factory=ItemVectorsConfig)  # collab/aligned vectors
 
@@ -102,6 +108,11 @@ class TokenizerConfig:
       raise ValueError(f'TokenizerConfig.init must be one of {_INITS}, got {self.init!r}.')
     if self.dedup not in _DEDUPS:
       raise ValueError(f'TokenizerConfig.dedup must be one of {_DEDUPS}, got {self.dedup!r}.')
+    if self.method not in _METHODS:
+      raise ValueError(f'TokenizerConfig.method must be one of {_METHODS}, got {self.method!r}.')
+    if self.item_vectors not in ('side', 'content', 'collaborative', 'aligned'):
+      raise ValueError("TokenizerConfig.item_vectors must be side | content | collaborative | aligned, got "
+                       f"{self.item_vectors!r}.")
     if self.batch_size < 0:
       raise ValueError(f'TokenizerConfig.batch_size must be >= 0 (0 = full batch), got {self.batch_size}.')
     if self.balanced and self.batch_size:
