@@ -1,38 +1,59 @@
-"""Recommendation by generation: encode once, project cross-attention keys once, then beam search."""
+"""Recommendation by generation: encode once, project cross-attention keys once, then beam search.
+
+Shape legend: b requests, w beams, l semantic-ID levels, t encoder tokens.
+"""
 
 from __future__ import annotations
 
 import jax
 
-from onerec_jax.decoding.beam_search import BeamResult, beam_search
+from onerec_jax.decoding.beam_search import BeamResult, beam_search, beam_search_cached
 from onerec_jax.models.onerec import OneRec, decoder_inputs
 
 
 def generate(model: OneRec, batch: dict, *, num_beams: int, trie_children: jax.Array,
-             trie_leaf_item: jax.Array) -> BeamResult:
+             trie_leaf_item: jax.Array, use_cache: bool = True) -> BeamResult:
   """Generates the top `num_beams` valid semantic IDs for every request in `batch`.
 
   The encoder runs once per request and its cross-attention keys/values are projected once; every beam
-  of a request attends to the same keys (no copy per beam). The decoder re-reads the (at most l-token)
-  prefix at each step instead of keeping a self-attention KV cache.
+  of a request attends to the same keys (no copy per beam). With `use_cache` (default) the decoder keeps
+  a self-attention KV cache per beam ([b * w, l, h, k] per layer), reordered with the beams, and runs
+  one position per level; `use_cache=False` re-reads the whole (at most l-token) prefix at each level
+  (the reference the cached path is tested against).
+
+  Both paths give the same beams up to float rounding, except with a capacity-limited MoE decoder
+  (capacity_factor > 0): expert capacity is per call, so which tokens are dropped depends on how many
+  positions a call holds (and on the other requests in the batch).
 
   Args:
-    model: a OneRec model.
+    model: a OneRec model (in eval mode for deterministic dropout).
     batch: encoder features (see onerec_jax.models.onerec), batch size b.
     num_beams: w.
     trie_children, trie_leaf_item: the tokenizer's prefix trie arrays.
+    use_cache: decode incrementally with a self-attention cache.
 
   Returns:
     BeamResult with shapes [b, w, l], [b, w], [b, w].
   """
   encoded, segment_ids, _ = model.encode(batch)
-  cross_kv = model.cross_kv(encoded)
-  vocab = model.config.sid_vocab_size
+  cross_kv = model.cross_kv(encoded)  # [b, t, h, k] per layer, shared by the w beams of a request
+  vocab, levels = model.config.sid_vocab_size, model.config.num_sid_levels
+  b = encoded.shape[0]
+  search = dict(batch_size=b, num_beams=num_beams, num_levels=levels, trie_children=trie_children,
+                trie_leaf_item=trie_leaf_item)
 
-  def logits_fn(prefix: jax.Array) -> jax.Array:
-    logits, _ = model.decode(decoder_inputs(prefix, vocab), cross_kv, segment_ids)
-    return logits[:, -1]
+  if not use_cache:
+    def logits_fn(prefix: jax.Array) -> jax.Array:
+      logits, _ = model.decode(decoder_inputs(prefix, vocab), cross_kv, segment_ids)
+      return logits[:, -1]
 
-  return beam_search(logits_fn, batch_size=encoded.shape[0], num_beams=num_beams,
-                     num_levels=model.config.num_sid_levels, trie_children=trie_children,
-                     trie_leaf_item=trie_leaf_item)
+    return beam_search(logits_fn, **search)
+
+  def step_fn(prefix: jax.Array, cache):
+    # Only the newest decoder input is fed (BOS at level 0, else the last code with its level offset);
+    # the earlier positions are in the cache.
+    position = prefix.shape[1]
+    token = decoder_inputs(prefix, vocab)[:, -1:]
+    return model.decode_step(token, position, cache, cross_kv, segment_ids)
+
+  return beam_search_cached(step_fn, model.init_decode_cache(b * num_beams, levels), **search)

@@ -17,6 +17,8 @@ from flax import nnx
 from onerec_jax.decoding.generate import generate
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.evaluation.metrics import dedupe_ranked, ranking_metrics
+from onerec_jax.decoding.beam_search import NEG_INF
+from onerec_jax.input import windows
 from onerec_jax.input.sequences import leave_one_out
 
 
@@ -65,17 +67,28 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     rows, pos = rows[:config.max_users], pos[:config.max_users]
   targets = run.data.items[rows, pos]
   k = max(config.ks)
-  beam_items, _ = recommend_batches(run, graphdef, state, rows, pos, config.num_beams, config.batch_size)
-  ranked = dedupe_ranked(beam_items, k)
-  # Popularity: the most interacted items before each user's target (training part, same for everyone).
+  beam_items, beam_scores = recommend_batches(run, graphdef, state, rows, pos, config.num_beams,
+                                              config.batch_size)
+  live = beam_scores > NEG_INF / 2
+  legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 0.0
+  if legal_rate != 1.0:  # the trie allows only real items: anything else is a bug, not a metric
+    raise AssertionError(f"constrained beam search returned IDs of no item (legal rate {legal_rate:.4f})")
+  exclude = windows.history_before(run.data, rows, pos) if config.protocol == "hstu" else None
+  ranked = dedupe_ranked(beam_items, k, exclude)
+  # Popularity: the most interacted items of the training part (the same list for everyone, less the
+  # user's history under the HSTU protocol).
   popularity = run.data.item_popularity(upto=run.data.lengths - 2)
-  popular = np.tile(np.argsort(-popularity, kind="stable")[:k], (len(rows), 1))
+  order = np.argsort(-popularity, kind="stable")
+  popular = dedupe_ranked(np.tile(order[:k + (exclude.shape[1] if exclude is not None else 0)],
+                                  (len(rows), 1)), k, exclude)
   results = {
       "split": config.split,
+      "protocol": config.protocol,
       "num_users": int(len(rows)),
       "model": ranking_metrics(ranked, targets, config.ks),
       "popularity": ranking_metrics(popular, targets, config.ks),
-      "legal_rate": float(np.mean(beam_items >= 0)),
+      "legal_rate": legal_rate,
+      "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
   }
   sim = run.simulator
   if sim is not None:
@@ -102,8 +115,9 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
 
 def format_results(results: dict) -> str:
   """A small table of the model against the baselines."""
-  lines = [f"split={results['split']} users={results['num_users']} legal_rate={results['legal_rate']:.3f}"]
-  keys = list(results["model"])
+  lines = [f"split={results['split']} protocol={results.get('protocol', 'tiger')} users={results['num_users']} "
+           f"legal_rate={results['legal_rate']:.3f} filled_k_rate={results.get('filled_k_rate', 1.0):.3f}"]
+  keys = [k for k in results["model"] if not k.startswith("hr@")]  # hr@k = recall@k, printed once
   lines.append("policy       " + " ".join(f"{k:>10}" for k in keys))
   for policy in ("model", "popularity"):
     lines.append(f"{policy:<12} " + " ".join(f"{results[policy][k]:>10.4f}" for k in keys))

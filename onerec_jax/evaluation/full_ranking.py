@@ -7,14 +7,15 @@ Used by ID models (SASRec) that score every item. Rules:
   `top_k_items`.
 * Exclusion (HSTU protocol): items in `exclude` are removed from the ranking before ranks are counted.
   A target that is itself excluded, or is -1, is absent: rank 0, a miss at every cut-off.
-* Metrics with one target per user (as onerec_jax.evaluation.metrics): HR@K = Recall@K = [rank <= K],
-  NDCG@K = 1 / log2(rank + 1) if rank <= K, MRR = 1 / rank over the whole catalogue (0 when absent).
+* Ranks become metrics in onerec_jax.evaluation.metrics.metrics_from_ranks (the one metrics module).
 Shape legend: b users, i items, n history length, k cut-off.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from onerec_jax.evaluation.metrics import metrics_from_ranks
 
 
 def exclusion_mask(exclude: np.ndarray | None, num_items: int) -> np.ndarray:
@@ -65,21 +66,7 @@ def top_k_items(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -
   return out
 
 
-def metrics_from_ranks(ranks: np.ndarray, ks=(10, 50, 200)) -> dict[str, float]:
-  """{'hr@k', 'recall@k', 'ndcg@k' for k in ks, 'mrr'} averaged over users from ranks [b] (0 = absent)."""
-  ranks = np.asarray(ranks)
-  hit = ranks > 0
-  out = {}
-  for k in ks:
-    in_k = hit & (ranks <= k)
-    out[f"hr@{k}"] = float(np.mean(in_k))
-    out[f"recall@{k}"] = out[f"hr@{k}"]
-    out[f"ndcg@{k}"] = float(np.mean(np.where(in_k, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)))
-  out["mrr"] = float(np.mean(np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)))
-  return out
-
-
 def full_ranking_metrics(scores: np.ndarray, targets: np.ndarray, ks=(10, 50, 200),
                          exclude: np.ndarray | None = None) -> dict[str, float]:
-  """HR/Recall/NDCG@k and MRR of full-catalogue scores [b, i] against targets [b] (see module rules)."""
+  """HR/Recall/NDCG@k and MRR@max(ks) of full-catalogue scores [b, i] against targets [b] (see module rules)."""
   return metrics_from_ranks(target_ranks(scores, targets, exclude), ks)

@@ -1,8 +1,11 @@
-"""Ranking metrics for next-item prediction with one target per user (numpy).
+"""Ranks -> Recall/HR/NDCG/MRR@K: the one place ranking metrics are computed (numpy).
 
-Conventions: `ranked` [b, n] int item ids, best first, -1 for empty slots; a repeated item counts at its
-first position only; a user whose target is not in the top k scores 0. NDCG with one relevant item is
-1 / log2(rank + 1) for rank counted from 1 (the ideal DCG is 1).
+Every model family ends here: a generative model's ranked list goes through `first_hit_rank`, an ID
+model's full-catalogue scores through `onerec_jax.evaluation.full_ranking.target_ranks`; both give a
+1-based rank per user (0 = the target is not ranked) and `metrics_from_ranks` turns ranks into metrics.
+Conventions: one target per user; HR@K = Recall@K = [rank <= K]; NDCG@K = 1 / log2(rank + 1) if
+rank <= K (the ideal DCG is 1); MRR@K = 1 / rank if rank <= K, where K is the largest cut-off (named so:
+a list of K items cannot say more). Shape legend: b users, n list length.
 """
 
 from __future__ import annotations
@@ -11,52 +14,58 @@ import numpy as np
 
 
 def first_hit_rank(ranked: np.ndarray, targets: np.ndarray) -> np.ndarray:
-  """[b] 1-based rank of the target's first occurrence in `ranked` [b, n], or 0 when absent."""
+  """[b] 1-based rank of the target's first occurrence in `ranked` [b, n] (-1 = empty slot), 0 if absent."""
   ranked = np.asarray(ranked)
   targets = np.asarray(targets)
   hits = (ranked == targets[:, None]) & (ranked >= 0)
   return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
 
 
-def recall_at_k(ranked: np.ndarray, targets: np.ndarray, k: int) -> float:
-  """Share of users whose target is in the top k (= HR@k with one target)."""
-  rank = first_hit_rank(ranked[:, :k], targets)
-  return float(np.mean(rank > 0))
+def metrics_from_ranks(ranks: np.ndarray, ks=(10, 50, 200)) -> dict[str, float]:
+  """{'hr@k', 'recall@k', 'ndcg@k' for k in ks, 'mrr@K' for K = max(ks)} averaged over users.
 
-
-def ndcg_at_k(ranked: np.ndarray, targets: np.ndarray, k: int) -> float:
-  """Mean over users of 1 / log2(rank + 1) when the target is in the top k, else 0."""
-  rank = first_hit_rank(ranked[:, :k], targets)
-  return float(np.mean(np.where(rank > 0, 1.0 / np.log2(np.maximum(rank, 1) + 1), 0.0)))
-
-
-def mrr(ranked: np.ndarray, targets: np.ndarray) -> float:
-  """Mean reciprocal rank over the whole list (0 when absent)."""
-  rank = first_hit_rank(ranked, targets)
-  return float(np.mean(np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)))
-
-
-def dedupe_ranked(ranked: np.ndarray, k: int) -> np.ndarray:
-  """Keeps each item's first occurrence and the first k distinct items per row, -1 padded: [b, k]."""
-  out = np.full((ranked.shape[0], k), -1, dtype=np.int64)
-  for r, row in enumerate(np.asarray(ranked)):
-    seen, j = set(), 0
-    for item in row:
-      if item < 0 or item in seen:
-        continue
-      seen.add(item)
-      out[r, j] = item
-      j += 1
-      if j == k:
-        break
+  Args:
+    ranks: [b] 1-based ranks, 0 = absent (a miss at every cut-off).
+    ks: cut-offs.
+  """
+  ranks = np.asarray(ranks)
+  hit = ranks > 0
+  out = {}
+  for k in ks:
+    in_k = hit & (ranks <= k)
+    out[f"hr@{k}"] = float(np.mean(in_k))
+    out[f"recall@{k}"] = out[f"hr@{k}"]
+    out[f"ndcg@{k}"] = float(np.mean(np.where(in_k, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)))
+  top = max(ks)
+  out[f"mrr@{top}"] = float(np.mean(np.where(hit & (ranks <= top), 1.0 / np.maximum(ranks, 1), 0.0)))
   return out
 
 
 def ranking_metrics(ranked: np.ndarray, targets: np.ndarray, ks=(5, 10)) -> dict[str, float]:
-  """{'recall@k', 'ndcg@k' for k in ks, 'mrr'} for ranked lists [b, n] and targets [b]."""
-  out = {}
-  for k in ks:
-    out[f"recall@{k}"] = recall_at_k(ranked, targets, k)
-    out[f"ndcg@{k}"] = ndcg_at_k(ranked, targets, k)
-  out["mrr"] = mrr(ranked, targets)
+  """Metrics of ranked lists [b, n] (best first) against targets [b]; see `metrics_from_ranks`."""
+  return metrics_from_ranks(first_hit_rank(np.asarray(ranked)[:, :max(ks)], targets), ks)
+
+
+def dedupe_ranked(ranked: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+  """The first k distinct, non-excluded items of each row, in order, -1 padded: [b, k].
+
+  Args:
+    ranked: [b, n] item ids best first (-1 = empty slot); a repeated item keeps its first position.
+    k: list length.
+    exclude: optional [b, m] items to drop from each row (-1 padded), e.g. the user's history under the
+      HSTU protocol.
+  """
+  ranked = np.asarray(ranked)
+  out = np.full((ranked.shape[0], k), -1, dtype=np.int64)
+  for r, row in enumerate(ranked):
+    seen = set(int(x) for x in exclude[r] if x >= 0) if exclude is not None else set()
+    j = 0
+    for item in row:
+      if item < 0 or item in seen:
+        continue
+      seen.add(int(item))
+      out[r, j] = item
+      j += 1
+      if j == k:
+        break
   return out

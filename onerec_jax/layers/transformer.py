@@ -104,6 +104,37 @@ class DecoderLayer(nnx.Module):
     x = x + self.dropout(h)
     return with_logical_constraint(x, ("act_batch", "act_length", "act_embed")), aux
 
+  def init_cache(self, batch_size: int, max_len: int) -> tuple[jax.Array, jax.Array]:
+    """This layer's empty self-attention cache: keys, values [b, max_len, h, k]."""
+    return self.self_attn.init_cache(batch_size, max_len)
+
+  def step(self, x: jax.Array, cache: tuple[jax.Array, jax.Array], position: int | jax.Array,
+           cross_kv: tuple[jax.Array, jax.Array],
+           encoder_segment_ids: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """The layer on new tokens only, reading earlier positions from the self-attention cache.
+
+    Equals `__call__` (without cross_limit) at positions position ... position+s-1 when the cache holds
+    the earlier positions of the same sequence. The MoE aux is dropped: this is the inference path.
+
+    Args:
+      x: new tokens' states [b, s, d] (b = requests x beams).
+      cache: self-attention (keys, values) [b, max_len, h, k].
+      position: int32 scalar position of x's first token.
+      cross_kv: this layer's projected encoder keys, values [b', t, h, k], with b a multiple of b' (the
+        beams of a request share them, see MultiHeadAttention.__call__).
+      encoder_segment_ids: [b', t] (0 = padding).
+
+    Returns:
+      ([b, s, d], updated cache).
+    """
+    h, cache = self.self_attn.cached_self_attention(self.self_norm(x), cache, position)
+    x = x + self.dropout(h)
+    x = x + self.dropout(self.cross_attn(self.cross_norm(x), kv_cache=cross_kv,
+                                         kv_segment_ids=encoder_segment_ids))
+    h, _ = self.ffn(self.ffn_norm(x))
+    x = x + self.dropout(h)
+    return with_logical_constraint(x, ("act_batch", "act_length", "act_embed")), cache
+
 
 class QFormerBlock(nnx.Module):
   """Learned queries cross-attend to a long sequence, then a feed-forward (the lifelong compressor)."""

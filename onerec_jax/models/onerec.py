@@ -219,6 +219,50 @@ class OneRec(nnx.Module):
         aux[f"decoder_layers/{i}/ffn/ffn"] = layer_aux
     return self.head(self.decoder_norm(x)).astype(jnp.float32), aux
 
+  def init_decode_cache(self, batch_size: int, max_len: int | None = None) -> list[tuple[jax.Array, jax.Array]]:
+    """Empty decoder self-attention caches for `decode_step`.
+
+    Args:
+      batch_size: rows that will be decoded (b = requests x beams at inference).
+      max_len: decoder positions to hold; default l (BOS plus the first l - 1 codes: the last code is
+        generated, never fed back).
+
+    Returns:
+      One (keys, values) [b, max_len, h, k] pair per decoder layer (a plain pytree).
+    """
+    max_len = self.config.num_sid_levels if max_len is None else max_len
+    return [layer.init_cache(batch_size, max_len) for layer in self.decoder_layers]
+
+  def decode_step(self, tokens: jax.Array, position: int | jax.Array, cache, cross_kv,
+                  encoder_segment_ids: jax.Array) -> tuple[jax.Array, list[tuple[jax.Array, jax.Array]]]:
+    """Next-token logits for one new decoder input per row, reusing the cached earlier positions.
+
+    Feeding `decoder_inputs(sids, v)[:, j:j + 1]` at position j = 0, 1, ... gives, step by step, the
+    logits `decode` computes over the whole sequence at once.
+
+    Args:
+      tokens: [b, 1] decoder input ids (0 = BOS, 1 + level * v + code; see `decoder_inputs`).
+      position: int32 scalar decoder position of `tokens` (0 for BOS); may be traced.
+      cache: from `init_decode_cache` or the previous step, batch b.
+      cross_kv: from `cross_kv`, batch b' dividing b (the beams of a request share it).
+      encoder_segment_ids: [b', t].
+
+    Returns:
+      logits [b, v] float32 and the updated cache.
+    """
+    if tokens.ndim != 2 or tokens.shape[1] != 1:
+      raise ValueError(f"decode_step takes one token per row, [b, 1]; got {tokens.shape}")
+    if isinstance(position, int) and not 0 <= position < self.config.num_sid_levels:
+      # dynamic_slice would clamp an out-of-range position to the last embedding without a word.
+      raise ValueError(f"position {position} is outside the decoder's {self.config.num_sid_levels} positions")
+    pos = jax.lax.dynamic_slice_in_dim(self.decoder_positions[...], jnp.asarray(position, jnp.int32), 1)
+    x = (self.token_embed(tokens) + pos).astype(self.dtype)
+    new_cache = []
+    for layer, layer_cache, kv in zip(self.decoder_layers, cache, cross_kv):
+      x, layer_cache = layer.step(x, layer_cache, position, kv, encoder_segment_ids)
+      new_cache.append(layer_cache)
+    return self.head(self.decoder_norm(x[:, 0])).astype(jnp.float32), new_cache
+
   def __call__(self, batch) -> tuple[jax.Array, dict[str, dict]]:
     """Teacher-forced logits and {MoE layer path: aux dict}.
 

@@ -11,6 +11,10 @@ MODEL_SIZES: dict[str, dict[str, object]] = {
     # The quickstart on the simulator: small enough for 2 CPU cores, big enough to learn.
     "quickstart": dict(d_model=64, num_heads=4, ffn_dim=128, num_encoder_layers=2, num_decoder_layers=2,
                        num_experts=4, num_experts_per_token=2),
+    # Real datasets on 2 CPU cores (experiments/configs/onerec_real.py): TIGER's width (d 128, 4 heads
+    # here), fewer layers so that an epoch of Beauty / ML-1M fits minutes, not hours.
+    "beauty": dict(d_model=128, num_heads=4, ffn_dim=512, num_encoder_layers=2, num_decoder_layers=2),
+    "ml1m": dict(d_model=64, num_heads=2, ffn_dim=256, num_encoder_layers=2, num_decoder_layers=2),
     "0.015B": dict(d_model=128, num_heads=4, ffn_dim=256, num_encoder_layers=2, num_decoder_layers=2),
     "0.121B": dict(d_model=1024, num_heads=8, ffn_dim=2048, num_encoder_layers=4, num_decoder_layers=4),
     "0.935B": dict(d_model=1024, num_heads=8, ffn_dim=2048, num_encoder_layers=4, num_decoder_layers=4,

@@ -46,7 +46,7 @@ class ProtocolConfig:
       raise ValueError(f"protocol.exclude must be one of {EXCLUDE_MODES}, got {self.exclude!r}")
     if not self.ks or min(self.ks) < 1:
       raise ValueError(f"protocol.ks must be positive cut-offs, got {self.ks}")
-    known = {f"{m}@{k}" for m in ("hr", "recall", "ndcg") for k in self.ks} | {"mrr"}
+    known = {f"{m}@{k}" for m in ("hr", "recall", "ndcg") for k in self.ks} | {f"mrr@{max(self.ks)}"}
     if self.select_metric not in known:
       raise ValueError(f"protocol.select_metric={self.select_metric!r} is not one of {sorted(known)}")
     if self.eval_every < 1 or self.eval_batch_size < 1 or self.max_eval_users < 0:

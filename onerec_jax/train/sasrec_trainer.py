@@ -22,7 +22,8 @@ import optax
 from flax import nnx
 
 from onerec_jax.config_overrides import from_dict, to_dict
-from onerec_jax.evaluation.full_ranking import metrics_from_ranks, target_ranks
+from onerec_jax.evaluation.full_ranking import target_ranks
+from onerec_jax.evaluation.metrics import metrics_from_ranks
 from onerec_jax.input import pipeline
 from onerec_jax.input.datasets import load_sequences
 from onerec_jax.input.sequences import SequenceDataset

@@ -6,8 +6,8 @@
 import numpy as np
 import pytest
 
-from onerec_jax.evaluation.full_ranking import full_ranking_metrics, metrics_from_ranks, target_ranks, top_k_items
-from onerec_jax.evaluation.metrics import ranking_metrics
+from onerec_jax.evaluation.full_ranking import full_ranking_metrics, target_ranks, top_k_items
+from onerec_jax.evaluation.metrics import metrics_from_ranks, ranking_metrics
 
 SCORES = np.array([
     [0.1, 0.9, 0.5, 0.9, 0.0],  # tie between items 1 and 3 at the top
@@ -36,7 +36,7 @@ def test_metrics_by_hand():
   m = full_ranking_metrics(SCORES, np.array([3, 3, 2]), ks=(1, 3), exclude=np.array([[1, -1], [4, 0], [0, 2]]))
   assert m["hr@1"] == pytest.approx(1 / 3) and m["recall@3"] == pytest.approx(2 / 3)
   assert m["ndcg@3"] == pytest.approx((1 + 1 / np.log2(4)) / 3)
-  assert m["mrr"] == pytest.approx((1 + 1 / 3) / 3)
+  assert m["mrr@3"] == pytest.approx((1 + 1 / 3) / 3)
 
 
 def test_agrees_with_list_metrics():
@@ -51,4 +51,4 @@ def test_agrees_with_list_metrics():
   for k in (1, 5, 10):
     assert ours[f"recall@{k}"] == pytest.approx(listed[f"recall@{k}"])
     assert ours[f"ndcg@{k}"] == pytest.approx(listed[f"ndcg@{k}"])
-  assert ours["mrr"] == pytest.approx(listed["mrr"])
+  assert ours["mrr@10"] == pytest.approx(listed["mrr@10"])
