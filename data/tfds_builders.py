@@ -1,5 +1,9 @@
 """TFDS builders (tensorflow-datasets 4.9.10, array_record files, no TensorFlow) for the real datasets.
 
+The builders are derived from the dataset registry (onerec_jax/input/datasets.py): one per file-based
+DatasetSpec (ml1m, ml100k, amazon_beauty, kuairand_pure, and any other `amazon_<category>` on demand), so
+a dataset added to the registry has a builder with nothing to add here.
+
 Each builder reads the raw files from its manual dir (the data directory holding `ml-1m/`,
 `amazon-beauty/`, ...; default $ONEREC_DATA_DIR) through the plain loaders of `onerec_jax.input`
 (same parsing, rules and splits) and writes two configs:
@@ -22,7 +26,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from onerec_jax.input.config import DataConfig
-from onerec_jax.input.datasets import load_dataset
+from onerec_jax.input.datasets import get_spec, is_known_dataset, load_dataset, specs
 from onerec_jax.input.sequences import FEEDBACK_NAMES
 
 from onerec_jax.input.tfds_source import VERSION, load_tfds_sequences  # noqa: F401 (re-exported)
@@ -84,33 +88,48 @@ class _SequencesBuilder(tfds.core.GeneratorBasedBuilder):
         static_vocab_sizes=list(data.static_vocab_sizes), stats=loaded.stats.as_dict())
 
 
-class Ml1m(_SequencesBuilder):
-  """MovieLens-1M (onerec_jax/input/movielens.py)."""
-  DATASET = "ml1m"
+def _class_name(name: str) -> str:
+  """ml100k -> Ml100k, amazon_beauty -> AmazonBeauty (TFDS' own name is set to the dataset name)."""
+  return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
-class Ml100k(_SequencesBuilder):
-  """MovieLens-100K (onerec_jax/input/movielens.py)."""
-  DATASET = "ml100k"
+def _make_builder(name: str) -> type:
+  """The builder class of registry dataset `name` (a subclass of _SequencesBuilder, registered with TFDS)."""
+  spec = get_spec(name)
+  if not spec.reads_files:
+    raise ValueError(f"dataset {name!r} is not read from files ({spec.description}); it has no TFDS builder")
+  doc = f"{spec.description or name} ({spec.load.__module__})."
+  cls = type(_class_name(name), (_SequencesBuilder,), {"name": name, "DATASET": name, "__doc__": doc,
+                                                        "__module__": __name__})
+  globals()[cls.__name__] = cls
+  return cls
 
 
-class AmazonBeauty(_SequencesBuilder):
-  """Amazon Beauty 5-core (onerec_jax/input/amazon.py)."""
-  DATASET = "amazon_beauty"
+def _registry_datasets() -> list[str]:
+  """Every file-based dataset of the registry: the plain names, and what a pattern lists without a data dir."""
+  names = []
+  for spec in specs():
+    if not spec.reads_files:
+      continue
+    if not spec.is_pattern:
+      names.append(spec.name)
+    elif spec.list_names is not None:
+      names.extend(spec.list_names(""))
+  return names
 
 
-class KuairandPure(_SequencesBuilder):
-  """KuaiRand-Pure (onerec_jax/input/kuairand.py)."""
-  DATASET = "kuairand_pure"
-
-
-BUILDERS = {b.DATASET: b for b in (Ml1m, Ml100k, AmazonBeauty, KuairandPure)}
+# One builder per dataset of the registry (onerec_jax.input.datasets); other names a pattern accepts
+# (amazon_<category>) get theirs from `builder` on first use.
+BUILDERS = {name: _make_builder(name) for name in _registry_datasets()}
 
 
 def builder(name: str, tfds_dir: str, config: str, manual_dir: str = "") -> tfds.core.DatasetBuilder:
   """The builder of dataset `name` (an onerec_jax name) and config 'sequences' | 'items'."""
   if name not in BUILDERS:
-    raise ValueError(f"no TFDS builder for {name!r}; have {sorted(BUILDERS)}")
+    if not is_known_dataset(name):
+      raise ValueError(f"no TFDS builder for {name!r}; have {sorted(BUILDERS)} (or another name a pattern "
+                       "of onerec_jax.input.datasets accepts)")
+    BUILDERS[name] = _make_builder(name)
   cls = BUILDERS[name]
   return cls(config=config, data_dir=tfds_dir, file_format="array_record")
 

@@ -1,4 +1,4 @@
-r"""Trains and evaluates a registered experiment.
+r"""Trains and evaluates a registered experiment, of any model family (OneRec, SASRec), through one engine.
 
   python -m experiments.train --experiment=quickstart --workdir=/tmp/qs [--data_dir=DIR] \
       [--config.train.num_steps=500 ...]
@@ -48,7 +48,7 @@ def main(argv):
   from onerec_jax.evaluation.evaluator import format_results
   results = train_and_evaluate(config, _WORKDIR.value)
   print(format_results(results))
-  print(json.dumps({k: results[k] for k in ("model", "popularity")}, indent=1))
+  print(json.dumps({k: results[k] for k in ("model", "popularity", "selected") if k in results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,12 @@ import dataclasses
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
 from onerec_jax.models.config import ModelConfig
+from onerec_jax.models.sasrec import SasrecConfig
 from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
+
+
+FAMILIES = ("onerec", "sasrec")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -17,19 +21,26 @@ class ExperimentConfig:
 
   name: str = ""  # registered experiment name
   description: str = ""  # one line, shown by `python -m experiments.list`
+  family: str = "onerec"  # model family (onerec_jax.train.families): 'onerec' | 'sasrec'
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
-  tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
-  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)  # onerec only
+  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)  # onerec only
+  sasrec: SasrecConfig = dataclasses.field(default_factory=SasrecConfig)  # sasrec only
   train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
   eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
   def validate(self) -> "ExperimentConfig":
-    """Validates every part and the cross-part constraints; returns self."""
+    """Validates every part the family uses and the cross-part constraints; returns self."""
+    if self.family not in FAMILIES:
+      raise ValueError(f"family={self.family!r} is unknown; known: {FAMILIES}")
     self.data.validate()
-    self.tokenizer.validate()
-    self.model.validate()
     self.train.validate()
     self.eval.validate()
+    if self.family == "sasrec":
+      self.sasrec.validate()
+      return self
+    self.tokenizer.validate()
+    self.model.validate()
     if self.data.dataset == "synthetic":
       sim = self.data.simulator
       if self.tokenizer.codebook_size > sim.num_items:

@@ -9,20 +9,30 @@ import dataclasses
 class EvalConfig:
   """Constrained beam search and ranking metrics on held-out interactions."""
 
-  split: str = "test"  # leave-one-out split: 'valid' or 'test'
-  # 'tiger': rank the beam's items as they are; 'hstu': remove every item of the user's history before the
-  # target from the ranked list first (HSTU's ML-1M protocol; set num_beams large enough to fill max(ks)).
-  protocol: str = "tiger"
-  num_beams: int = 20  # beam width (>= max(ks)); the top `max(ks)` distinct (non-excluded) items are ranked
+  split: str = "test"  # leave-one-out split of the final evaluation: 'valid' or 'test'
+  protocol: str = "tiger"  # name recorded with the results: 'tiger' (Amazon) | 'hstu' (ML-1M), PROTOCOLS.md
+  # History items removed from the ranking: 'none' (TIGER) | 'window' (the model's input window, as HSTU's
+  # code) | 'all' (every earlier item). A generative model's beam must then be wide enough to fill K.
+  exclude: str = "none"
+  num_beams: int = 20  # generative families: beam width (>= max(ks)); the top max(ks) distinct items ranked
   ks: tuple[int, ...] = (5, 10)  # cut-offs of Recall@K and NDCG@K
   max_users: int = 0  # evaluate the first N users only (0 = all)
-  batch_size: int = 256  # users per beam-search call
+  batch_size: int = 256  # users per beam-search / scoring call
+  eval_every: int = 0  # steps between evaluations on valid and test (0 = one evaluation, at the end)
+  select_metric: str = ""  # with eval_every: the valid metric that picks the reported step ('' = last step)
 
   def validate(self) -> None:
     if self.split not in ("valid", "test"):
       raise ValueError(f"eval.split must be 'valid' or 'test', got {self.split!r}")
     if self.protocol not in ("tiger", "hstu"):
       raise ValueError(f"eval.protocol must be 'tiger' or 'hstu', got {self.protocol!r}")
+    if self.exclude not in ("none", "window", "all"):
+      raise ValueError(f"eval.exclude must be 'none', 'window' or 'all', got {self.exclude!r}")
+    known = {f"{m}@{k}" for m in ("hr", "recall", "ndcg") for k in self.ks} | {f"mrr@{max(self.ks or (1,))}"}
+    if self.select_metric and self.select_metric not in known:
+      raise ValueError(f"eval.select_metric={self.select_metric!r} is not one of {sorted(known)}")
+    if self.eval_every < 0:
+      raise ValueError(f"eval.eval_every must be >= 0, got {self.eval_every}")
     if not self.ks or min(self.ks) < 1:
       raise ValueError(f"eval.ks must be positive cut-offs, got {self.ks}")
     if self.num_beams < max(self.ks):

@@ -73,7 +73,11 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 0.0
   if legal_rate != 1.0:  # the trie allows only real items: anything else is a bug, not a metric
     raise AssertionError(f"constrained beam search returned IDs of no item (legal rate {legal_rate:.4f})")
-  exclude = windows.history_before(run.data, rows, pos) if config.protocol == "hstu" else None
+  exclude = None
+  if config.exclude == "all":
+    exclude = windows.history_before(run.data, rows, pos)
+  elif config.exclude == "window":
+    exclude = windows.history_windows(run.data, rows, pos, run.model_config.short_len)
   ranked = dedupe_ranked(beam_items, k, exclude)
   # Popularity: the most interacted items of the training part (the same list for everyone, less the
   # user's history under the HSTU protocol).
@@ -84,6 +88,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   results = {
       "split": config.split,
       "protocol": config.protocol,
+      "exclude": config.exclude,
       "num_users": int(len(rows)),
       "model": ranking_metrics(ranked, targets, config.ks),
       "popularity": ranking_metrics(popular, targets, config.ks),
@@ -115,12 +120,17 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
 
 def format_results(results: dict) -> str:
   """A small table of the model against the baselines."""
-  lines = [f"split={results['split']} protocol={results.get('protocol', 'tiger')} users={results['num_users']} "
-           f"legal_rate={results['legal_rate']:.3f} filled_k_rate={results.get('filled_k_rate', 1.0):.3f}"]
+  extra = "".join(f" {k}={results[k]:.3f}" for k in ("legal_rate", "filled_k_rate") if k in results)
+  lines = [f"split={results['split']} protocol={results.get('protocol', 'tiger')} "
+           f"exclude={results.get('exclude', 'none')} users={results['num_users']}{extra}"]
   keys = [k for k in results["model"] if not k.startswith("hr@")]  # hr@k = recall@k, printed once
   lines.append("policy       " + " ".join(f"{k:>10}" for k in keys))
   for policy in ("model", "popularity"):
     lines.append(f"{policy:<12} " + " ".join(f"{results[policy][k]:>10.4f}" for k in keys))
+  if "selected" in results:
+    sel = results["selected"]
+    lines.append(f"selected on valid {sel['metric']} at step {sel['step']}: test " +
+                 " ".join(f"{k} {v:.4f}" for k, v in sel["test"].items() if not k.startswith("hr@")))
   for name, truth in results.items():
     if name.startswith("ground_truth"):
       lines.append(f"{name}: " + ", ".join(f"{p}={v:.3f}" for p, v in truth.items()))

@@ -119,33 +119,3 @@ class FeatureBuilder:
     out["target_sid"] = np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32)
     out["target_mask"] = mask
     return out
-
-
-@dataclasses.dataclass
-class TrainBatches:
-  """Deterministic, resumable shuffled batches: batch `step` is a pure function of (seed, step).
-
-  Each epoch is a fresh permutation from (seed, epoch); a resumed run asks for the same step and gets the
-  same batch, so the iterator state is the step number saved in the checkpoint.
-  """
-
-  builder: FeatureBuilder
-  examples: Examples
-  batch_size: int
-  seed: int
-
-  def __post_init__(self):
-    if len(self.examples) < self.batch_size:
-      raise ValueError(f"{len(self.examples)} training examples is fewer than batch_size {self.batch_size}")
-    self.steps_per_epoch = len(self.examples) // self.batch_size
-    self._perm_epoch, self._perm = -1, None
-
-  def indices(self, step: int) -> np.ndarray:
-    epoch, k = divmod(step, self.steps_per_epoch)
-    if epoch != self._perm_epoch:
-      self._perm = np.random.default_rng((self.seed, epoch)).permutation(len(self.examples))
-      self._perm_epoch = epoch
-    return self._perm[k * self.batch_size:(k + 1) * self.batch_size]
-
-  def __call__(self, step: int) -> dict[str, np.ndarray]:
-    return self.builder.batch(self.examples, self.indices(step))

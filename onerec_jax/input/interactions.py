@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from typing import Any
 
 import numpy as np
 
@@ -150,6 +151,7 @@ class LoadedDataset:
   data: SequenceDataset
   stats: LoadStats
   item_raw_ids: np.ndarray | None = None  # [i] original id (int) or key (str) of each dense item index
+  simulator: Any = None  # the Simulator a simulated dataset (`synthetic`) was drawn from, else None
 
 
 def dense_index(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ Item side information (`item_content` [i, 1 + T + U + 1]): a constant 1, multi-h
 one-hot upload_type (U types, sorted), log1p(video_duration s) / 5; `item_category` = first tag + 1
 (0 = none), `item_author` = author_id rank + 1. User static features: user_active_degree,
 follow/fans/friend_user_num_range, register_days_range as category indices (sorted, from 1; 0 = unknown).
+No item text (videos have tags and durations only).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import numpy as np
 
 from onerec_jax.input import interactions as ix
+from onerec_jax.input.dataset_spec import DatasetSpec
 
 FOLDERS = ("kuairand-pure-slice", os.path.join("KuaiRand-Pure", "data"), "kuairand-pure")
 LOG_COLUMNS = ("user_id", "video_id", "time_ms", "is_like", "long_view", "play_time_ms", "duration_ms")
@@ -132,3 +134,8 @@ def load_kuairand_pure(root: str) -> ix.LoadedDataset:
                                 source)
   static, vocab = _user_static(folder)
   return ix.pack_sequences(inter, side, name="kuairand_pure", user_static=static, static_vocab_sizes=vocab)
+
+
+SPECS = (DatasetSpec("kuairand_pure", lambda root, name: load_kuairand_pure(root),
+                     description="KuaiRand-Pure standard logs with multi-feedback, <data_dir>/kuairand-pure-slice/ "
+                                 "or the official KuaiRand-Pure/data/; no item text"),)

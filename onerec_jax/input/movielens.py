@@ -18,6 +18,9 @@ no ratings (sequences.txt).
 Item side information (`item_content` [i, 30]): 19 genre multi-hot (GENRES order) + 11 decade-of-release
 one-hot (unknown/before 1910, 1910s, ..., 2000s+); `item_category` = first listed genre, `item_author` 0.
 User static features: gender (1 F, 2 M), age bucket (1..7, ML-1M codes), occupation (1..), 0 = unknown.
+Item text (DatasetSpec.item_texts, for the tokenizer's text embeddings): ML-1M `movies.dat` title (with
+year) and genres, plus the director and the first three actors from `movies_extrainfos.dat` where that file
+exists (the shared copy has it); ML-100K `u.item` title and genres, or `ml-100k.item` title, year, genres.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import re
 import numpy as np
 
 from onerec_jax.input import interactions as ix
+from onerec_jax.input.dataset_spec import DatasetSpec, read_text_lines, texts_in_order
 
 GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
           "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
@@ -198,3 +202,67 @@ def load_ml100k(root: str) -> ix.LoadedDataset:
   genres, years, item_path = _read_100k_items(folder)
   return _finish("ml100k", user, item, lines, time, rating, path, item_path, genres, years,
                  _read_100k_users(folder))
+
+
+def _ml1m_texts(folder: str) -> dict[int, str]:
+  texts = {}
+  for line in read_text_lines(os.path.join(folder, "movies.dat"), "latin-1"):
+    movie, title, genres = line.split("::")[:3]
+    texts[int(movie)] = f"{title}. Genres: {genres.replace('|', ', ')}."
+  extra = os.path.join(folder, "movies_extrainfos.dat")
+  if os.path.exists(extra):
+    for line in read_text_lines(extra, "utf-8"):
+      f = line.split("::")
+      if len(f) >= 9 and int(f[0]) in texts:
+        actors = ", ".join(a.strip() for a in f[8].split(",")[:3] if a.strip() and a.strip() != "N/A")
+        director = f[6].strip() if f[6].strip() != "N/A" else ""
+        texts[int(f[0])] += (f" Director: {director}." if director else "") + (f" Cast: {actors}." if actors else "")
+  return texts
+
+
+def ml1m_item_texts(root: str, name: str, raw_ids) -> list[str]:
+  """One text per MovieID: `Title (Year). Genres: a, b.` [+ ` Director: d. Cast: x, y, z.`]."""
+  return texts_in_order(name, _ml1m_texts(os.path.join(root, "ml-1m")), raw_ids, "ml-1m/movies.dat")
+
+
+def ml1m_describe_text(root: str, name: str) -> str:
+  extra = os.path.exists(os.path.join(root, "ml-1m", "movies_extrainfos.dat"))
+  return ("ml-1m/movies.dat title (year) and genres" +
+          ("; director and first 3 actors from ml-1m/movies_extrainfos.dat" if extra
+           else " (no movies_extrainfos.dat: no director or cast)"))
+
+
+def _ml100k_texts(folder: str) -> dict[int, str]:
+  texts = {}
+  original, recbole = os.path.join(folder, "u.item"), os.path.join(folder, "ml-100k.item")
+  if os.path.exists(original):
+    for line in read_text_lines(original, "latin-1"):
+      f = line.split("|")
+      genres = [g for g, flag in zip(GENRES, f[5:]) if flag == "1"]
+      texts[int(f[0])] = f"{f[1]}. Genres: {', '.join(genres)}."
+  else:
+    for line in read_text_lines(recbole, "latin-1")[1:]:
+      f = line.split("\t")
+      texts[int(f[0])] = f"{f[1]} ({f[2]}). Genres: {', '.join(f[3].split())}."
+  return texts
+
+
+def ml100k_item_texts(root: str, name: str, raw_ids) -> list[str]:
+  """One text per movie id: `Title. Genres: a, b.` (u.item) or `Title (Year). Genres: a, b.` (RecBole)."""
+  folder = os.path.join(root, "ml-100k")
+  item_file = "u.item" if os.path.exists(os.path.join(folder, "u.item")) else "ml-100k.item"
+  return texts_in_order(name, _ml100k_texts(folder), raw_ids, f"ml-100k/{item_file}")
+
+
+def ml100k_describe_text(root: str, name: str) -> str:
+  if os.path.exists(os.path.join(root, "ml-100k", "u.item")):
+    return "ml-100k/u.item movie title and genre flags"
+  return "ml-100k/ml-100k.item columns movie_title, release_year, class (genres)"
+
+
+SPECS = (
+    DatasetSpec("ml1m", lambda root, name: load_ml1m(root), ml1m_item_texts, ml1m_describe_text, protocol="hstu",
+                description="MovieLens-1M, <data_dir>/ml-1m/ (GroupLens ratings.dat or the shared sequences.txt)"),
+    DatasetSpec("ml100k", lambda root, name: load_ml100k(root), ml100k_item_texts, ml100k_describe_text,
+                description="MovieLens-100K, <data_dir>/ml-100k/ (GroupLens u.* or RecBole ml-100k.*)"),
+)

@@ -1,9 +1,9 @@
-"""grain input pipelines over windows: deterministic shuffling, per-host shards, prefetch, exact resume.
+"""The grain input pipeline of every model family: deterministic shuffling, per-host rows, prefetch, exact resume.
 
-The training pipeline is a `grain.MapDataset` whose element `step` is the batch of step `step`: the
-window indices are sharded per host (`jax.process_index/count`), shuffled by the seed (a fresh numpy
-permutation each epoch, cut into batches; the last partial batch of an epoch is dropped), and gathered
-into arrays by one vectorised numpy call per batch. Because the dataset is random-access, the iterator state is the step number: `train_iterator`
+The training pipeline (`step_dataset`) is a `grain.MapDataset` whose element `step` is this process's
+part of the global batch of step `step`: the example indices are shuffled by the seed (a fresh numpy
+permutation each epoch, cut into global batches; the last partial batch of an epoch is dropped), each
+process takes its rows, and the family's `batch_fn` gathers them by one vectorised numpy call per batch. Because the dataset is random-access, the iterator state is the step number: `train_iterator`
 starts at any step (`grain.experimental.set_next_index`), and `iterator.get_state()` is a small dict to
 store beside a checkpoint if wanted. A background thread prefetches batches while the device computes.
 Shape legend: b local batch, t window length, n history length.
@@ -11,7 +11,8 @@ Shape legend: b local batch, t window length, n history length.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import grain
 import jax
@@ -21,43 +22,33 @@ from onerec_jax.input import windows
 from onerec_jax.input.sequences import SequenceDataset, leave_one_out
 
 
-@dataclasses.dataclass(kw_only=True)
-class WindowPipelineConfig:
-  """How training windows are cut and batched."""
+def step_dataset(num_examples: int, batch_size: int, seed: int, batch_fn: Callable[[np.ndarray], Any], *,
+                 process_index: int | None = None, process_count: int | None = None) -> grain.MapDataset:
+  """The training input of every model family: element s = this process's part of global batch s.
 
-  max_len: int = 200  # window length t (history a prediction sees)
-  stride: int = 200  # window stride; = max_len chunks histories, 1 = one window per target (TIGER)
-  min_history: int = 1  # fewest items before a supervised target
-  batch_size: int = 128  # global batch (windows per step, over all hosts)
-  seed: int = 0  # shuffling seed
-  prefetch: int = 2  # batches prefetched by a background thread (0 = none)
-
-
-def train_dataset(data: SequenceDataset, config: WindowPipelineConfig, *, shard_index: int | None = None,
-                  shard_count: int | None = None) -> grain.MapDataset:
-  """MapDataset: element s = this host's batch of step s, {'inputs','targets' [b, t] int32, 'mask'}.
+  Epoch e is the permutation rng((seed, e)) of the example indices cut into global batches (the last
+  partial batch dropped); process p of n takes rows [p * b / n, (p + 1) * b / n) of each, so the global
+  batch is the same for any number of processes. `batch_fn(indices)` gathers the rows into a (typed)
+  batch with one vectorised numpy call per batch.
 
   Args:
-    data: the sequences.
-    config: window and batch settings.
-    shard_index, shard_count: this host's shard (default jax.process_index() / jax.process_count());
-      each host reads a disjoint 1/shard_count of the windows and a batch of batch_size / shard_count.
+    num_examples: examples per epoch (targets, or windows of targets).
+    batch_size: global batch b (over all processes).
+    seed: shuffling seed.
+    batch_fn: example indices [b / n] -> host batch (a pytree of numpy arrays).
+    process_index, process_count: default jax.process_index() / jax.process_count().
   """
-  shard_index = jax.process_index() if shard_index is None else shard_index
-  shard_count = jax.process_count() if shard_count is None else shard_count
-  if config.batch_size % shard_count:
-    raise ValueError(f"batch_size={config.batch_size} is not divisible by {shard_count} hosts")
-  local = config.batch_size // shard_count
-  rows, ends = windows.train_windows(data, config.max_len, config.stride, config.min_history)
-  shard = np.arange(shard_index, len(rows), shard_count)
-  if len(shard) < local:
-    raise ValueError(f"{len(shard)} training windows on this host, fewer than its batch of {local}")
-  order = _EpochOrder(len(shard), local, config.seed)
+  index = jax.process_index() if process_index is None else process_index
+  count = jax.process_count() if process_count is None else process_count
+  if batch_size % count:
+    raise ValueError(f"batch_size={batch_size} is not divisible by {count} processes")
+  if num_examples < batch_size:
+    raise ValueError(f"{num_examples} training examples is fewer than batch_size {batch_size}")
+  local = batch_size // count
+  order = _EpochOrder(num_examples, batch_size, seed)
 
-  def batch_at(step: int, _) -> dict[str, np.ndarray]:
-    idx = shard[order.indices(step)]
-    return windows.gather_windows(data, rows[idx], ends[idx], config.max_len, config.stride,
-                                  config.min_history)
+  def batch_at(step: int, _) -> Any:
+    return batch_fn(order.indices(step)[index * local:(index + 1) * local])
 
   return grain.MapDataset.range(order.steps_per_epoch).repeat().map_with_index(batch_at)
 
@@ -80,9 +71,9 @@ class _EpochOrder:
     return perm[k * self.batch_size:(k + 1) * self.batch_size]
 
 
-def num_windows(data: SequenceDataset, config: WindowPipelineConfig) -> int:
-  """Training windows over all hosts (one epoch)."""
-  return len(windows.train_windows(data, config.max_len, config.stride, config.min_history)[0])
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+  """Global batches per epoch of `step_dataset`."""
+  return num_examples // batch_size
 
 
 def train_iterator(dataset: grain.MapDataset, start_step: int = 0, prefetch: int = 2):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from onerec_jax.input.dataset_spec import DatasetSpec
+from onerec_jax.input.interactions import LoadedDataset, LoadStats
 from onerec_jax.input.sequences import SequenceDataset
-from onerec_jax.input.simulator import Simulator
+from onerec_jax.input.simulator import Simulator, SimulatorConfig
 
 # Static features the simulator draws, with their vocabularies.
 STATIC_FEATURES = ("age_bucket", "gender", "activity")
@@ -45,3 +47,16 @@ def sequences_from_simulator(sim: Simulator, chunk_size: int = 4096) -> Sequence
       num_authors=cfg.num_authors, name="synthetic")
   data.validate()
   return data
+
+
+def load_synthetic(simulator_config: SimulatorConfig | None = None) -> LoadedDataset:
+  """The simulator's world as a LoadedDataset (with `simulator` set); default: SimulatorConfig()."""
+  sim = Simulator(simulator_config or SimulatorConfig())
+  data = sequences_from_simulator(sim)
+  stats = LoadStats("simulator", data.num_users, data.num_items, int(data.lengths.sum()), {})
+  return LoadedDataset(data, stats, simulator=sim)
+
+
+SPECS = (DatasetSpec("synthetic", lambda root, name: load_synthetic(),
+                     from_config=lambda config: load_synthetic(config.simulator),
+                     description="the built-in user simulator (DataConfig.simulator); no files, no item text"),)

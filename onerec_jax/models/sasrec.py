@@ -34,6 +34,12 @@ class SasrecConfig:
   similarity: str = "cosine"  # 'dot' | 'cosine' (l2-normalised query and items, divided by temperature)
   temperature: float = 0.05  # softmax temperature of the cosine similarity
   attention_impl: str = "auto"  # kernels_pallas.attention impl ('auto' = Pallas on GPU/TPU, XLA on CPU)
+  # How the family trains (onerec_jax.train.sasrec_task): sampled softmax over windows.
+  num_negatives: int = 128  # sampled-softmax negatives (HSTU: 128)
+  negatives_per: str = "sequence"  # 'position' (b x t x m draws per step, HSTU) | 'sequence' (b x m draws,
+  # shared by a sequence's positions) | 'batch' (m shared draws per step)
+  window_stride: int = 0  # training-window stride (onerec_jax.input.windows); 0 = max_len (non-overlapping)
+  rng_impl: str = "threefry2x32"  # PRNG of dropout and negatives: 'threefry2x32' | 'rbg' | 'unsafe_rbg'
 
   def validate(self) -> "SasrecConfig":
     if self.num_items < 0 or self.max_len < 1 or self.embed_dim < 1 or self.num_blocks < 1:
@@ -46,6 +52,12 @@ class SasrecConfig:
       raise ValueError(f"sasrec.similarity must be 'dot' or 'cosine', got {self.similarity!r}")
     if self.temperature <= 0:
       raise ValueError(f"sasrec.temperature must be positive, got {self.temperature}")
+    if not 0 <= self.window_stride <= self.max_len:
+      raise ValueError(f"sasrec.window_stride={self.window_stride} must be in [0 (= max_len), sasrec.max_len={self.max_len}]")
+    if self.num_negatives < 1:
+      raise ValueError(f"sasrec.num_negatives must be >= 1, got {self.num_negatives}")
+    if self.negatives_per not in ("position", "sequence", "batch"):
+      raise ValueError(f"sasrec.negatives_per must be 'position', 'sequence' or 'batch', got {self.negatives_per!r}")
     return self
 
 

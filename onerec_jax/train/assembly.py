@@ -65,7 +65,7 @@ def read_tokenizer(folder: str, method: str, num_items: int) -> tuple[SemanticId
     with open(metrics_path) as f:
       saved = json.load(f)
     metrics = {**saved.get("methods", {}).get(method, {}),
-               **{k: saved[k] for k in ("vectors", "content", "text_example") if k in saved}}
+               **{k: saved[k] for k in ("vectors", "content", "item_text", "text_example") if k in saved}}
   metrics["source"] = folder
   return table, metrics
 
@@ -88,7 +88,7 @@ def fit_or_load_tokenizer(config: ExperimentConfig, loaded: LoadedDataset, workd
   cache = tc.text_cache_dir or os.path.expanduser("~/.cache/onerec_jax/text_embeddings")
   x, notes = build.item_vectors(tc.item_vectors, loaded, tc, data_root=root, text_cache_dir=cache)
   logging.info("tokenizer item vectors: %s %s%s", tc.item_vectors, x.shape,
-               f"; item text used, e.g. {notes['text_example']!r}" if "text_example" in notes else
+               f"; item text: {notes.get('item_text', '?')}, e.g. {notes['text_example']!r}" if "text_example" in notes else
                " (no item text: the loader's side-information vectors)" if tc.item_vectors == "side" else "")
   out = folder or tempfile.mkdtemp(prefix="onerec_tokenizer_")
   if jax.process_index() != 0:  # every process fits the same (deterministic) tokenizer; one writes it
@@ -106,12 +106,12 @@ def fit_or_load_tokenizer(config: ExperimentConfig, loaded: LoadedDataset, workd
 def prepare(config: ExperimentConfig, workdir: str | None = None) -> RunData:
   """Loads data, fits/loads the tokenizer, and fills the model config's data-dependent fields."""
   config.validate()
-  if config.data.dataset == "synthetic" or config.data.tfds_dir:
+  if config.data.tfds_dir:  # the TFDS array_record files hold the sequences, not the raw item ids
     data, sim = load_sequences(config.data)
     loaded = LoadedDataset(data, stats=None)
   else:
-    loaded, sim = load_dataset(config.data), None
-    data = loaded.data
+    loaded = load_dataset(config.data)
+    data, sim = loaded.data, loaded.simulator
   table, metrics = fit_or_load_tokenizer(config, loaded, workdir)
   m = config.model
   builder = FeatureBuilder(data, table.sids, m.short_len, m.positive_len, m.lifelong_len)

@@ -1,4 +1,4 @@
-"""Orbax checkpoints of the TrainState, restored onto the live mesh for exact resume.
+"""Orbax checkpoints of the TrainState, restored onto the live mesh for exact resume; restoring a run.
 
 The checkpoint holds the whole TrainState (step, parameters, router biases and RNG counters, optimiser
 state). Data order is a pure function of (seed, step), so restoring the step restores the input
@@ -7,10 +7,13 @@ pipeline too.
 
 from __future__ import annotations
 
+import json
 import os
 
 import jax
 import orbax.checkpoint as ocp
+
+CONFIG_FILE = "config.json"
 
 
 def make_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
@@ -54,3 +57,52 @@ def restore(manager: ocp.CheckpointManager, target, step: int | None = None):
   return jax.tree.map(
       lambda t, r: jax.random.wrap_key_data(r, impl=jax.random.key_impl(t)) if _is_key(t) else r,
       target, restored)
+
+
+def save_config(config, workdir: str) -> None:
+  """Writes the run's ExperimentConfig to workdir/config.json (process 0)."""
+  from onerec_jax.config_overrides import to_dict
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+      json.dump(to_dict(config), f, indent=1)
+
+
+def load_config(workdir: str):
+  """The ExperimentConfig a run in `workdir` was started with."""
+  from onerec_jax.config import ExperimentConfig
+  from onerec_jax.config_overrides import from_dict
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {workdir!r} the workdir of a training run?")
+  with open(path) as f:
+    return from_dict(ExperimentConfig, json.load(f))
+
+
+def build_state(task, config):
+  """(graphdef, fresh TrainState, optimizer) of a task's model (call inside mesh_context)."""
+  from onerec_jax.train.optimizer import make_optimizer
+  from onerec_jax.train.train_step import init_state
+  model = task.build_model()
+  tx = make_optimizer(config.train)
+  graphdef, state = init_state(model, tx)
+  return graphdef, state, tx
+
+
+def restore_run(workdir: str, step: int | None = None):
+  """Loads a trained run: (config, task, graphdef, TrainState, mesh). For evaluation and notebooks.
+
+  The task (onerec_jax.train.families) is prepared from the saved config, so the data, the semantic IDs
+  (read back from workdir/tokenizer) and the model shapes are those the run trained with; the state is
+  restored onto a live mesh built from config.train.mesh_shape.
+  """
+  from onerec_jax.sharding.rules import make_mesh, mesh_context
+  from onerec_jax.train.families import make_task
+  config = load_config(workdir)
+  task = make_task(config, workdir)
+  mesh = make_mesh(config.train.mesh_shape)
+  with mesh_context(mesh, config.train.sharding_rules):
+    graphdef, state, _ = build_state(task, config)
+    manager = make_manager(workdir, config.train.max_checkpoints)
+    state = restore(manager, state, step)
+    manager.close()
+  return config, task, graphdef, state, mesh

@@ -15,7 +15,8 @@ class TrainConfig:
   warmup_steps: int = 100  # linear warm-up steps, then cosine decay to 10% of the peak
   weight_decay: float = 0.01  # AdamW decoupled weight decay
   grad_clip_norm: float = 1.0  # global gradient-norm clip (0 = off)
-  loss_reduction: str = "sum"  # over the semantic-ID tokens: 'sum' (OneRec V1) | 'mean' (V2)
+  loss_reduction: str = "sum"  # OneRec: over the semantic-ID tokens, 'sum' (OneRec V1) | 'mean' (V2)
+  prefetch: int = 2  # batches built ahead by the input thread (grain ThreadPrefetch; 0 = none)
   seed: int = 0  # parameter init and data order
   log_every: int = 50  # steps between console/TensorBoard logs
   checkpoint_every: int = 200  # steps between Orbax checkpoints (and one at the end)

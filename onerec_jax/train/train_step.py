@@ -1,9 +1,9 @@
 """The supervised train step as a pure function over (params, rest, opt_state, batch).
 
 The model is split once into its graph definition, its trainable parameters (`nnx.Param`) and the rest
-(the MoE router biases, RNG state); the step merges them, differentiates the next-token loss with respect
-to the parameters only, applies Optax, then nudges every MoE router bias toward balanced expert load
-(auxiliary-loss-free balancing, PAPER.md section 3).
+(the MoE router biases, RNG state); the step merges them, differentiates the family's loss (a
+`Task.loss`, onerec_jax.train.task) with respect to the parameters only, applies Optax, then nudges every
+MoE router bias toward balanced expert load (auxiliary-loss-free balancing, PAPER.md section 3).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import optax
 from flax import nnx
 
 from onerec_jax.layers.moe import apply_router_bias_update
-from onerec_jax.losses.next_token import semantic_id_loss
 
 
 class TrainState(NamedTuple):
@@ -39,34 +38,42 @@ def init_state(model: nnx.Module, tx: optax.GradientTransformation) -> tuple[Any
   return graphdef, TrainState(jnp.zeros((), jnp.int32), params, rest, tx.init(params))
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, *, loss_reduction: str = "sum",
-                    router_bias_step: float = 0.0):
-  """Returns train_step(state, batch) -> (state, metrics), not yet jitted.
+def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, router_bias_step: float = 0.0):
+  """Returns train_step(state, batch) -> (state, metrics), not yet jitted; the same step for every family.
 
-  Metrics: loss and accuracies (see semantic_id_loss), grad_norm, and for MoE models the max/min expert
-  load ratio averaged over layers ('expert_load_max_over_mean').
+  Args:
+    graphdef: the model's graph definition (from `init_state`).
+    tx: the optimiser.
+    loss_fn: (model, batch, step) -> (scalar loss, metrics, MoE aux {layer path: {'expert_load' [e], ...}}),
+      a family's `Task.loss`.
+    router_bias_step: auxiliary-loss-free balancing step for the MoE router biases (0 = off).
+
+  Metrics: the family's, grad_norm, and for MoE models the expert-load max/min over mean, the dropped
+  share of routed slots and the router z-loss (reported, not optimised), averaged over MoE layers.
   """
 
-  def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
-    def loss_fn(model):
-      logits, aux = model(batch)
-      targets = batch["target_sid"].reshape(-1, batch["target_sid"].shape[-1])  # multi-target: [b * m, l]
-      weights = batch["target_mask"].reshape(-1) if "target_mask" in batch else None
-      loss, metrics = semantic_id_loss(logits, targets, loss_reduction, weights)
+  def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
+    def loss_of(model):
+      loss, metrics, aux = loss_fn(model, batch, state.step)
       return loss, (metrics, aux)
 
     # nnx.value_and_grad differentiates the nnx.Param variables only and carries the other state (the
     # RNG counters that dropout advances) in and out of the transform.
     model = nnx.merge(graphdef, state.params, state.rest)
-    (_, (metrics, aux)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    (_, (metrics, aux)), grads = nnx.value_and_grad(loss_of, has_aux=True)(model)
     _, _, rest = split_model(model)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = optax.global_norm(grads)
     if aux:
       loads = {name: a["expert_load"] for name, a in aux.items()}
-      stacked = jnp.stack(list(loads.values()))
-      metrics["expert_load_max_over_mean"] = (stacked.max(-1) / jnp.maximum(stacked.mean(-1), 1e-9)).mean()
+      stacked = jnp.stack(list(loads.values()))  # [layers, e]
+      mean = jnp.maximum(stacked.mean(-1), 1e-9)
+      metrics["moe/expert_load_max_over_mean"] = (stacked.max(-1) / mean).mean()
+      metrics["moe/expert_load_min_over_mean"] = (stacked.min(-1) / mean).mean()
+      for key in ("dropped_fraction", "router_z_loss"):
+        if all(key in a for a in aux.values()):
+          metrics[f"moe/{key}"] = jnp.stack([a[key] for a in aux.values()]).mean()
       if router_bias_step:
         model = nnx.merge(graphdef, params, rest)
         apply_router_bias_update(model, loads, router_bias_step)

@@ -1,14 +1,16 @@
-"""`train_and_evaluate(config, workdir)`: the whole OneRec chain for one experiment.
+"""`train_and_evaluate(config, workdir)`: the one training engine, for every model family.
 
-data -> RQ-Kmeans semantic IDs -> encoder-decoder trained by next-token prediction (Orbax checkpoints,
-exact resume, TensorBoard, progress with steps/s and ETA) -> constrained beam search -> metrics beside
-baselines, written to workdir/metrics.json. Importable from a notebook; the absl entry point
-`experiments/train.py` only parses flags and calls this.
+config.family picks a Task (onerec_jax.train.families: OneRec, SASRec); the engine gives every family
+the same machinery: the device mesh and logical-axis sharding rules, AdamW, a jitted train step with
+named shardings and donated state, the grain input pipeline (batch s is a pure function of (seed, s)),
+Orbax checkpoints with exact resume, progress logs (loss, steps/s, examples/s, ETA), TensorBoard,
+evaluation every `eval.eval_every` steps on valid and test with the reported step picked on valid, and
+multi-host through jax.distributed (each process feeds its rows of the global batch). Importable from a
+notebook; the absl entry point `experiments/train.py` only parses flags and calls this.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -19,41 +21,24 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from onerec_jax.config import ExperimentConfig
-from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
-from onerec_jax.evaluation.evaluator import evaluate_run
-from onerec_jax.input.features import TrainBatches
-from onerec_jax.input import windows
-from onerec_jax.input.sequences import Examples, leave_one_out
+from onerec_jax.config_overrides import apply_overrides
+from onerec_jax.input import pipeline
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train import checkpointing
-from onerec_jax.train.assembly import RunData, build_model, prepare
-from onerec_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from onerec_jax.train.train_step import init_state, make_train_step
+from onerec_jax.train.checkpointing import build_state, restore_run, save_config
+from onerec_jax.train.families import make_task
+from onerec_jax.train.optimizer import learning_rate_schedule
+from onerec_jax.train.train_step import make_train_step
 
-CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+HISTORY_FILE = "eval_history.json"
 BATCH_AXES = ("data", "fsdp", "expert")
 
 
-def save_config(config: ExperimentConfig, workdir: str) -> None:
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-      json.dump(to_dict(config), f, indent=1)
-
-
-def load_config(workdir: str) -> ExperimentConfig:
-  """The config a run in `workdir` was started with."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: is {workdir!r} the workdir of a training run?")
-  with open(path) as f:
-    return from_dict(ExperimentConfig, json.load(f))
-
-
-def shard_batch(batch: dict, mesh) -> dict:
-  """Host batch (this process's rows) -> global arrays split over the batch mesh axes."""
+def shard_batch(batch, mesh):
+  """Host batch (this process's rows; any pytree of arrays) -> global arrays split over the batch axes."""
   sharding = lambda x: NamedSharding(mesh, PartitionSpec(BATCH_AXES, *([None] * (x.ndim - 1))))
-  return {k: jax.make_array_from_process_local_data(sharding(v), v) for k, v in batch.items()}
+  return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding(v), np.asarray(v)), batch)
 
 
 class _Summaries:
@@ -68,7 +53,7 @@ class _Summaries:
   def scalars(self, step: int, values: dict) -> None:
     if self.writer:
       for k, v in values.items():
-        self.writer.add_scalar(k, float(v), step)
+        self.writer.add_scalar(k.replace("@", "_at_"), float(v), step)
       self.writer.flush()
 
   def close(self):
@@ -76,57 +61,53 @@ class _Summaries:
       self.writer.close()
 
 
-def build_state(run: RunData, config: ExperimentConfig, mesh):
-  """(graphdef, fresh TrainState, optimizer) on `mesh` (call inside mesh_context)."""
-  model = build_model(run.model_config, config.train.seed)
-  tx = make_optimizer(config.train)
-  graphdef, state = init_state(model, tx)
-  return graphdef, state, tx
-
-
-def restore_run(workdir: str, step: int | None = None):
-  """Loads a trained run: (config, RunData, graphdef, TrainState, mesh). For evaluation and notebooks."""
-  config = load_config(workdir)
-  run = prepare(config, workdir)
-  mesh = make_mesh(config.train.mesh_shape)
-  with mesh_context(mesh, config.train.sharding_rules):
-    graphdef, state, _ = build_state(run, config, mesh)
-    manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
-    state = checkpointing.restore(manager, state, step)
-    manager.close()
-  return config, run, graphdef, state, mesh
-
-
 def evaluate_workdir(workdir: str, experiment: str | None = None, overrides=(), step: int | None = None) -> dict:
-  """Evaluates a run's checkpoint (latest by default) and writes workdir/metrics.json."""
-  config, run, graphdef, state, mesh = restore_run(workdir, step)
+  """Evaluates a run's checkpoint (latest by default) on eval.split and writes workdir/metrics.json."""
+  config, task, graphdef, state, mesh = restore_run(workdir, step)
   if experiment and config.name and experiment != config.name:
     raise ValueError(f"{workdir} was trained as {config.name!r}, not {experiment!r}")
   apply_overrides(config, overrides)
   config.validate()
+  task.config = config
   with mesh_context(mesh, config.train.sharding_rules):
-    results = evaluate_run(run, graphdef, state, config.eval)
+    results = task.evaluate(graphdef, state, config.eval.split)
   results["checkpoint_step"] = int(state.step)
-  with open(os.path.join(workdir, METRICS_FILE), "w") as f:
-    json.dump(results, f, indent=1, default=float)
+  _write_json(os.path.join(workdir, METRICS_FILE), results)
   return results
+
+
+def _write_json(path: str, value) -> None:
+  if jax.process_index() == 0:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+      json.dump(value, f, indent=1, default=float)
+    os.replace(tmp, path)
+
+
+def select(history: list[dict], metric: str) -> dict:
+  """The evaluation entry reported: best `metric` on valid (earliest on ties), or the last if no metric."""
+  if not metric:
+    return history[-1]
+  return max(history, key=lambda h: (h["valid"]["model"][metric], -h["step"]))
 
 
 def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   """Trains (resuming from workdir's latest checkpoint if any), evaluates, writes metrics.json.
 
   Returns:
-    The evaluation results (see onerec_jax.evaluation.evaluator.evaluate_run) plus 'train'.
+    The final evaluation of eval.split (the family's `Task.evaluate` dict: 'model', 'popularity', ...)
+    plus 'train' (steps, seconds, parameters, the task's summary) and, with eval.eval_every > 0,
+    'selected': the {'step', 'valid', 'test'} entry picked by eval.select_metric on valid.
   """
   config.validate()
   os.makedirs(workdir, exist_ok=True)
   save_config(config, workdir)
-  tc = config.train
-  run = prepare(config, workdir)
+  tc, ec = config.train, config.eval
+  task = make_task(config, workdir)
   mesh = make_mesh(tc.mesh_shape)
-  logging.info("mesh %s; model %s", dict(mesh.shape), dataclasses.asdict(run.model_config))
+  logging.info("family %s; mesh %s", config.family, dict(mesh.shape))
   with mesh_context(mesh, tc.sharding_rules):
-    graphdef, state, tx = build_state(run, config, mesh)
+    graphdef, state, tx = build_state(task, config)
     num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
     logging.info("parameters: %d (%.2fM)", num_params, num_params / 1e6)
     manager = checkpointing.make_manager(workdir, tc.max_checkpoints)
@@ -134,72 +115,81 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
       state = checkpointing.restore(manager, state)
       logging.info("resumed from checkpoint at step %d", int(state.step))
     state_shardings = jax.tree.map(lambda x: x.sharding, state)
-    step_fn = jax.jit(
-        make_train_step(graphdef, tx, loss_reduction=tc.loss_reduction,
-                        router_bias_step=run.model_config.router_bias_step if run.model_config.num_experts else 0.0),
-        out_shardings=(state_shardings, None), donate_argnums=(0,))
-    m = run.model_config.targets_per_window
-    examples = training_examples(run, config)
-    batches = TrainBatches(run.builder, examples, tc.batch_size, tc.seed)
-    num_proc, proc = jax.process_count(), jax.process_index()
-    if tc.batch_size % num_proc:
-      raise ValueError(f"train.batch_size={tc.batch_size} is not divisible by {num_proc} processes")
-    local = tc.batch_size // num_proc
+    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step),
+                      out_shardings=(state_shardings, None), donate_argnums=(0,))
+    dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
+    per_epoch = pipeline.steps_per_epoch(task.num_examples, tc.batch_size)
     summaries = _Summaries(os.path.join(workdir, "tensorboard"))
+    history_path = os.path.join(workdir, HISTORY_FILE)
     first = int(state.step)
-    logging.info("training steps %d..%d on %d %s (%.1f epochs)", first, tc.num_steps, len(examples),
-                 f"windows of {m} targets" if m else "examples", tc.num_steps / batches.steps_per_epoch)
+    history = json.load(open(history_path)) if ec.eval_every and os.path.exists(history_path) else []
+    history = [h for h in history if h["step"] <= first]
+
+    def run_eval(step: int) -> None:
+      t = time.time()
+      entry = {"step": step, "valid": task.evaluate(graphdef, state, "valid"),
+               "test": task.evaluate(graphdef, state, "test"), "seconds": 0.0}
+      entry["seconds"] = time.time() - t
+      history.append(entry)
+      logging.info("eval step %d (%.0fs): valid %s | test %s", step, entry["seconds"],
+                   _fmt(entry["valid"]["model"]), _fmt(entry["test"]["model"]))
+      for split in ("valid", "test"):
+        summaries.scalars(step, {f"{split}/{k}": v for k, v in entry[split]["model"].items()})
+      _write_json(history_path, history)
+
+    logging.info("training steps %d..%d on %d %s (%.1f epochs)", first, tc.num_steps, task.num_examples,
+                 task.example_unit, tc.num_steps / max(per_epoch, 1))
+    iterator = pipeline.train_iterator(dataset, first, tc.prefetch)
     t0 = time.time()
-    last_time, last_step, metrics = t0, first, None
-    for step in range(first, tc.num_steps):
-      indices = batches.indices(step)[proc * local:(proc + 1) * local]
-      if m:
-        batch = run.builder.window_batch(examples.user_rows[indices], examples.target_pos[indices], m,
-                                         config.data.min_history)
-      else:
-        batch = run.builder.batch(examples, indices)
-      batch.pop("target_item")
-      state, metrics = step_fn(state, shard_batch(batch, mesh))
-      done = step + 1
-      if done % tc.log_every == 0 or done == tc.num_steps:
-        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        now = time.time()
-        steps_per_s = (done - last_step) / max(now - last_time, 1e-9)
-        eta = (tc.num_steps - done) / max(steps_per_s, 1e-9)
-        values.update(steps_per_second=steps_per_s, examples_per_second=steps_per_s * tc.batch_size,
-                      learning_rate=float(learning_rate_schedule(tc)(done)))
-        logging.info("step %d/%d loss %.4f item_acc %.3f | %.2f steps/s %.0f examples/s | ETA %s",
-                     done, tc.num_steps, values["loss"], values["item_accuracy"], steps_per_s,
-                     values["examples_per_second"], _hms(eta))
-        summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
-        last_time, last_step = now, done
-      if done % tc.checkpoint_every == 0 or done == tc.num_steps:
-        checkpointing.save(manager, done, state)
+    last_time, last_step, train_seconds = t0, first, 0.0
+    try:
+      for step in range(first, tc.num_steps):
+        state, metrics = step_fn(state, shard_batch(next(iterator), mesh))
+        done = step + 1
+        if done % tc.log_every == 0 or done == tc.num_steps:
+          values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+          now = time.time()
+          steps_per_s = (done - last_step) / max(now - last_time, 1e-9)
+          eta = (tc.num_steps - done) / max(steps_per_s, 1e-9)
+          values.update(steps_per_second=steps_per_s, examples_per_second=steps_per_s * tc.batch_size,
+                        learning_rate=float(learning_rate_schedule(tc)(done)))
+          accuracy = values.get("item_accuracy", values.get("accuracy", float("nan")))
+          logging.info("step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s | ETA %s", done, tc.num_steps,
+                       values["loss"], accuracy, steps_per_s, values["examples_per_second"],
+                       task.example_unit.split(" ")[0], _hms(eta))
+          summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
+          last_time, last_step = now, done
+        if done % tc.checkpoint_every == 0 or done == tc.num_steps:
+          checkpointing.save(manager, done, state)
+        if ec.eval_every and (done % ec.eval_every == 0 or done == tc.num_steps):
+          train_seconds += time.time() - t0
+          run_eval(done)
+          t0 = time.time()
+    finally:
+      iterator.close()
+    train_seconds += time.time() - t0
     manager.wait_until_finished()
     manager.close()
-    train_seconds = time.time() - t0
-    results = evaluate_run(run, graphdef, state, config.eval)
-  results["train"] = {"steps": tc.num_steps, "resumed_from": first, "seconds_this_run": train_seconds,
-                      "parameters": num_params, "tokenizer": run.tokenizer_metrics}
+    if ec.eval_every:
+      if not history or history[-1]["step"] != int(state.step):
+        run_eval(int(state.step))
+      results = dict(history[-1][ec.split])
+      chosen = select(history, ec.select_metric)
+      results["selected"] = {"metric": ec.select_metric or "last", "step": chosen["step"],
+                             "valid": chosen["valid"]["model"], "test": chosen["test"]["model"]}
+    else:
+      results = task.evaluate(graphdef, state, ec.split)
+  results["train"] = {"family": config.family, "steps": tc.num_steps, "resumed_from": first,
+                      "seconds_this_run": train_seconds, "parameters": num_params,
+                      "epochs": tc.num_steps / max(per_epoch, 1), **task.summary()}
   summaries.scalars(tc.num_steps, {f"eval/{k}": v for k, v in results["model"].items()})
   summaries.close()
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, METRICS_FILE), "w") as f:
-      json.dump(results, f, indent=1, default=float)
+  _write_json(os.path.join(workdir, METRICS_FILE), results)
   return results
 
 
-def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
-  """The training examples: one per target (the report's design), or one per window of m targets.
-
-  With targets_per_window = m the windows tile each user's training targets (positions min_history ..
-  len - 3) from the end in steps of m, so every target is supervised exactly once per epoch.
-  """
-  m = run.model_config.targets_per_window
-  if not m:
-    return leave_one_out(run.data, "train", config.data.min_history)
-  rows, ends = windows.train_windows(run.data, run.model_config.short_len, m, config.data.min_history)
-  return Examples(rows, ends)
+def _fmt(metrics: dict) -> str:
+  return " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if not k.startswith("recall@"))
 
 
 def _hms(seconds: float) -> str:

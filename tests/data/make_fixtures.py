@@ -74,6 +74,7 @@ def movielens():
 REVIEWS = [("A1", "B01", 5.0, 30), ("A1", "B02", 3.0, 10), ("A1", "B03", 4.0, 20), ("A2", "B02", 5.0, 5),
            ("A2", "B04", 4.0, 6), ("A2", "B01", 2.0, 7), ("A2", "B03", 5.0, 8), ("A3", "B04", 1.0, 1),
            ("A3", "B03", 4.0, 2), ("A3", "B05", 5.0, 3)]
+NAMES = {"B01": "trail running shoes", "B02": "yoga mat", "B03": "camping lantern", "B04": "", "B05": "water bottle"}
 ATTRS = {"B01": "OPI|Makeup|Nails", "B02": "Skin Care|Face", "B03": "Maybelline|Makeup|Eyes|Mascara",
          "B04": "Makeup|Lips", "B05": "Cococare|Skin Care|Body"}
 
@@ -93,6 +94,13 @@ def amazon():
       f"{i}\t{a}\t{ATTRS[a]}\ttext {i}\n" for a, i in items.items()))
   write(f"{o}/amazon-toys/items.tsv", "item_id\tasin\tattributes\tidgenrec_textid\n" + "".join(
       f"{i}\t{a}\t{ATTRS[a]}\ttext {i}\n" for a, i in items.items()))
+  # A short folder name beside a file named after the official category, an items.tsv with only the short
+  # text column (no attributes), and a .txt that is not interactions (IDGenRec's `ASIN text` lines).
+  write(f"{s}/amazon-sports/Sports_and_Outdoors.txt", "".join(f"{u} {' '.join(map(str, v))}\n"
+                                                             for u, v in seqs.items()))
+  write(f"{s}/amazon-sports/items.tsv", "item_id\tasin\tname\n" + "".join(
+      f"{i}\t{a}\t{NAMES[a]}\n" for a, i in items.items()))
+  write(f"{s}/amazon-sports/idgenrec_item_textid.txt", "".join(f"{a} {NAMES[a]}\n" for a in items))
 
 
 def kuairand():

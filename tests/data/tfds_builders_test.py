@@ -11,11 +11,14 @@ import pytest
 
 from data import tfds_builders
 from onerec_jax.input.config import DataConfig
+from onerec_jax.input import datasets
+from onerec_jax.input.amazon import load_amazon
 from onerec_jax.input.datasets import load_sequences
 from onerec_jax.input.movielens import load_ml100k
 from onerec_jax.input.tfds_source import load_tfds_sequences
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "original")
+SHARED_FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "shared")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIELDS = ("items", "lengths", "feedback", "positive", "user_ids", "user_static", "item_category",
           "item_author", "item_content")
@@ -65,3 +68,16 @@ def test_every_real_dataset_has_a_builder_module():
   for name in ("ml1m", "ml100k", "amazon_beauty", "kuairand_pure"):
     module = importlib.import_module(f"data.{name}.{name}_dataset_builder")
     assert module.Builder.DATASET == name
+
+
+def test_builders_are_derived_from_the_registry(tmp_path):
+  file_based = [s.name for s in datasets.specs() if s.reads_files and not s.is_pattern] + ["amazon_beauty"]
+  assert sorted(tfds_builders.BUILDERS) == sorted(file_based)
+  for name, cls in tfds_builders.BUILDERS.items():
+    assert cls.name == cls.DATASET == name
+  with pytest.raises(ValueError, match="no TFDS builder for 'movielens'"):
+    tfds_builders.builder("movielens", str(tmp_path), "sequences")
+  # Any other name a pattern accepts gets its builder on first use: a short-named Amazon folder.
+  tfds_builders.prepare("amazon_sports", str(tmp_path), manual_dir=SHARED_FIXTURES)
+  assert tfds_builders.BUILDERS["amazon_sports"].name == "amazon_sports"
+  _assert_same(load_tfds_sequences("amazon_sports", str(tmp_path)), load_amazon(SHARED_FIXTURES, "sports").data)

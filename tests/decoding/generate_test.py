@@ -53,9 +53,16 @@ def setup(request):
   return model, cfg, jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
 
 
+_JITTED = {}
+
+
 def _generate_fn(model, children, leaf, num_beams, use_cache):
-  return jax.jit(lambda batch: generate(model, batch, num_beams=num_beams, trie_children=children,
-                                        trie_leaf_item=leaf, use_cache=use_cache))
+  """jit(generate) for this model, compiled once per setting (compiling dominates on 2 cores)."""
+  key = (id(model), num_beams, use_cache)
+  if key not in _JITTED:
+    _JITTED[key] = jax.jit(lambda batch: generate(model, batch, num_beams=num_beams, trie_children=children,
+                                                  trie_leaf_item=leaf, use_cache=use_cache))
+  return _JITTED[key]
 
 
 def _assert_same_beams(a, b):
@@ -67,31 +74,40 @@ def _assert_same_beams(a, b):
 
 
 def test_decode_step_equals_teacher_forced_decode(setup):
-  model, _, _, _ = setup
-  batch = _batch(np.random.default_rng(1), model.config)
-  encoded, seg, _ = model.encode(batch)
-  cross_kv = model.cross_kv(encoded)  # batch B, shared by the 4 rows of each request below
-  rows = B * 4
+  model, cfg, _, _ = setup
+  batch = _batch(np.random.default_rng(1), cfg)
+  rows = B * 4  # 4 rows per request share its cross-attention keys, as beams do
   tokens = decoder_inputs(jnp.asarray(np.random.default_rng(2).integers(0, V, (rows, L - 1)), jnp.int32), V)
-  full, _ = model.decode(tokens, cross_kv, seg)  # [rows, L, V]
-  cache = model.init_decode_cache(rows)
-  # A traced position, as under a scan over levels, must work as well as a Python int.
-  step = jax.jit(lambda tok, pos, c: model.decode_step(tok, pos, c, cross_kv, seg))
-  for j in range(L):
-    eager, _ = model.decode_step(tokens[:, j:j + 1], j, cache, cross_kv, seg)
-    logits, cache = step(tokens[:, j:j + 1], jnp.int32(j), cache)
-    np.testing.assert_allclose(logits, full[:, j], atol=1e-5, err_msg=f"position {j}")
-    np.testing.assert_allclose(eager, full[:, j], atol=1e-5, err_msg=f"position {j} (eager)")
-  assert len(cache) == 2 and cache[0][0].shape == (rows, L, model.config.num_heads, model.config.resolved_head_dim)
+
+  @jax.jit
+  def run(batch, tokens, positions):
+    encoded, seg, _ = model.encode(batch)
+    cross_kv = model.cross_kv(encoded)
+    full, _ = model.decode(tokens, cross_kv, seg)  # [rows, L, V]
+    static, traced = [], []
+    cache_s = cache_t = model.init_decode_cache(rows)
+    for j in range(L):
+      logits, cache_s = model.decode_step(tokens[:, j:j + 1], j, cache_s, cross_kv, seg)
+      static.append(logits)
+      # A traced position (as under a scan over levels) must work as well as a Python int.
+      logits, cache_t = model.decode_step(tokens[:, j:j + 1], positions[j], cache_t, cross_kv, seg)
+      traced.append(logits)
+    return full, jnp.stack(static, 1), jnp.stack(traced, 1), cache_s
+
+  full, static, traced, cache = run(batch, tokens, jnp.arange(L, dtype=jnp.int32))
+  np.testing.assert_allclose(static, full, atol=1e-5)
+  np.testing.assert_allclose(traced, full, atol=1e-5)
+  assert len(cache) == 2 and cache[0][0].shape == (rows, L, cfg.num_heads, cfg.resolved_head_dim)
 
 
 def test_decode_step_rejects_out_of_range_positions(setup):
   model, _, _, _ = setup
-  batch = _batch(np.random.default_rng(1), model.config)
-  encoded, seg, _ = model.encode(batch)
   cache = model.init_decode_cache(B)
-  with pytest.raises(ValueError, match="position"):
-    model.decode_step(jnp.zeros((B, 1), jnp.int32), L, cache, model.cross_kv(encoded), seg)
+  # Checked before any compute: dynamic slicing would clamp silently to the last position.
+  with pytest.raises(ValueError, match="position 3 is outside"):
+    model.decode_step(jnp.zeros((B, 1), jnp.int32), L, cache, None, None)
+  with pytest.raises(ValueError, match="do not fit"):
+    model.decoder_layers[0].self_attn.cached_self_attention(jnp.zeros((B, 2, model.config.d_model)), cache[0], L - 1)
 
 
 @pytest.mark.parametrize("num_beams", [6, 48])  # 48 > the 40 valid IDs: some beams stay empty
@@ -112,15 +128,20 @@ def test_unreordered_cache_changes_the_beams(setup):
   model, cfg, children, leaf = setup
   batch = _batch(np.random.default_rng(3), cfg)
   w = 6
-  encoded, seg, _ = model.encode(batch)
-  cross_kv = model.cross_kv(encoded)
 
-  def step_fn(prefix, cache):
-    return model.decode_step(decoder_inputs(prefix, V)[:, -1:], prefix.shape[1], cache, cross_kv, seg)
+  @jax.jit
+  def unreordered(batch):
+    encoded, seg, _ = model.encode(batch)
+    cross_kv = model.cross_kv(encoded)
 
-  search = dict(batch_size=B, num_beams=w, num_levels=L, trie_children=children, trie_leaf_item=leaf)
-  right = beam_search_cached(step_fn, model.init_decode_cache(B * w), **search)
-  wrong = beam_search_cached(step_fn, model.init_decode_cache(B * w), reorder=lambda c, rows: c, **search)
+    def step_fn(prefix, cache):
+      return model.decode_step(decoder_inputs(prefix, V)[:, -1:], prefix.shape[1], cache, cross_kv, seg)
+
+    return beam_search_cached(step_fn, model.init_decode_cache(B * w), reorder=lambda c, rows: c, batch_size=B,
+                              num_beams=w, num_levels=L, trie_children=children, trie_leaf_item=leaf)
+
+  wrong = unreordered(batch)
+  right = _generate_fn(model, children, leaf, w, True)(batch)
   _assert_same_beams(right, _generate_fn(model, children, leaf, w, False)(batch))
   assert not np.allclose(np.asarray(right.scores), np.asarray(wrong.scores), atol=1e-3)
 

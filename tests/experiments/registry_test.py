@@ -11,7 +11,6 @@ from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
 from onerec_jax.input.sequences import FEEDBACK_NAMES
 from onerec_jax.models.onerec import OneRec
 from onerec_jax.models.sasrec import SASRec
-from onerec_jax.train.sasrec_config import SasrecExperimentConfig
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 
 
@@ -27,8 +26,8 @@ def _with_data_fields(config):
 
 def _abstract_model(config):
   """The experiment's model built under jax.eval_shape (no parameters allocated)."""
-  if isinstance(config, SasrecExperimentConfig):
-    model_config = dataclasses.replace(config.model, num_items=config.data.simulator.num_items)
+  if config.family == "sasrec":
+    model_config = dataclasses.replace(config.sasrec, num_items=config.data.simulator.num_items)
     with mesh_context(make_mesh(), "fsdp_tp"):
       return nnx.eval_shape(lambda: SASRec(model_config, rngs=nnx.Rngs(0)))
   model_config = _with_data_fields(config)

@@ -55,16 +55,17 @@ def test_history_windows_and_exclusion_lists():
   np.testing.assert_array_equal(windows.history_before(data, [1], [2])[0, :4], [10, 11, -1, -1])
 
 
-def _cfg(**kw):
-  return pipeline.WindowPipelineConfig(max_len=3, stride=1, batch_size=4, seed=0, **kw)
+def _windows_dataset(data, batch_size=4, seed=0, **kw):
+  rows, ends = windows.train_windows(data, 3, 1)
+  fn = lambda idx: windows.gather_windows(data, rows[idx], ends[idx], 3, 1)
+  return pipeline.step_dataset(len(rows), batch_size, seed, fn, **kw), len(rows)
 
 
 def test_pipeline_deterministic_by_seed_and_resumable():
   data = toy((9, 8, 4))  # 6 + 5 + 1 = 12 windows at stride 1: 3 batches of 4
-  ds = pipeline.train_dataset(data, _cfg(), shard_index=0, shard_count=1)
-  again = pipeline.train_dataset(data, _cfg(), shard_index=0, shard_count=1)
-  other = pipeline.train_dataset(data, pipeline.WindowPipelineConfig(max_len=3, stride=1, batch_size=4, seed=1),
-                                 shard_index=0, shard_count=1)
+  ds, _ = _windows_dataset(data, process_index=0, process_count=1)
+  again, _ = _windows_dataset(data, process_index=0, process_count=1)
+  other, _ = _windows_dataset(data, seed=1, process_index=0, process_count=1)
   for s in range(6):
     np.testing.assert_array_equal(ds[s]["targets"], again[s]["targets"])
   assert any((ds[s]["targets"] != other[s]["targets"]).any() for s in range(6))
@@ -82,17 +83,16 @@ def test_pipeline_deterministic_by_seed_and_resumable():
   assert epoch == sorted(int(data.items[r, p]) for r in range(3) for p in range(1, data.lengths[r] - 2))
 
 
-def test_pipeline_shards_are_disjoint_and_cover():
+def test_processes_split_each_global_batch():
   data = toy((9, 8, 7, 9))
-  cfg = _cfg()
-  total = pipeline.num_windows(data, cfg)
-  shards = [pipeline.train_dataset(data, cfg, shard_index=i, shard_count=2) for i in range(2)]
-  per_shard_steps = total // 2 // 2
-  seen = [sorted(int(x) for s in range(per_shard_steps) for x in sh[s]["targets"][sh[s]["mask"]]) for sh in shards]
-  assert all(len(x) == 2 * per_shard_steps for x in seen)  # local batch = 4 / 2 hosts
-  assert not set(seen[0]) & set(seen[1])
-  with pytest.raises(ValueError, match="not divisible by 3 hosts"):
-    pipeline.train_dataset(data, cfg, shard_index=0, shard_count=3)
+  whole, total = _windows_dataset(data, process_index=0, process_count=1)
+  parts = [_windows_dataset(data, process_index=i, process_count=2)[0] for i in range(2)]
+  for s in range(total // 4):
+    for key in ("inputs", "targets", "mask"):  # the two processes' rows are the global batch, in order
+      np.testing.assert_array_equal(np.concatenate([p[s][key] for p in parts]), whole[s][key])
+  assert len(parts[0][0]["targets"]) == 2  # local batch = 4 / 2 processes
+  with pytest.raises(ValueError, match="not divisible by 3 processes"):
+    _windows_dataset(data, process_index=0, process_count=3)
 
 
 def test_eval_batches_pad_the_last_batch():

@@ -103,10 +103,19 @@ def test_train_step_with_dropout_advances_rng_and_stays_finite():
     model = OneRec(cfg, rngs=nnx.Rngs(params=0, dropout=1))
     tx = optax.adam(1e-3)
     graphdef, state = init_state(model, tx)
-    step = jax.jit(make_train_step(graphdef, tx, router_bias_step=1e-3))
+    from onerec_jax.losses.next_token import semantic_id_loss
+
+    def loss_fn(model, batch, step):
+      logits, aux = model(batch)
+      loss, metrics = semantic_id_loss(logits, batch["target_sid"])
+      return loss, metrics, aux
+
+    step = jax.jit(make_train_step(graphdef, tx, loss_fn, router_bias_step=1e-3))
     batch = _batch(np.random.default_rng(3), cfg)
     new_state, metrics = step(state, batch)
     assert np.isfinite(float(metrics["loss"]))
+    for key in ("moe/expert_load_max_over_mean", "moe/dropped_fraction", "moe/router_z_loss"):  # logged
+      assert np.isfinite(float(metrics[key])), key
     before, after = jax.tree.leaves(state.rest), jax.tree.leaves(new_state.rest)
     assert any(not np.array_equal(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
                                   else a, jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key)

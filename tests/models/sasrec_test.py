@@ -1,6 +1,7 @@
 """SASRec: shapes, causality, padding, the sampled softmax by hand, registered configs under eval_shape,
 and a tiny end-to-end run with exact resume (train, checkpoint, restore, rank)."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,10 +13,9 @@ import pytest
 from flax import nnx
 
 from experiments import registry
-from experiments.train_sasrec import build_config
+from experiments.registry import build_config
 from onerec_jax.losses.sampled_softmax import sampled_softmax_loss
 from onerec_jax.models.sasrec import SASRec, SasrecConfig
-from onerec_jax.train.sasrec_config import SasrecExperimentConfig
 
 
 def tiny_model(**kw):
@@ -69,46 +69,49 @@ def test_sampled_softmax_by_hand():
 
 
 def _sasrec_names():
-  return [n for n in registry.names() if isinstance(registry.get(n), SasrecExperimentConfig)]
+  return [n for n in registry.names() if registry.get(n).family == "sasrec"]
 
 
 @pytest.mark.parametrize("name", _sasrec_names())
 def test_registered_sasrec_experiments_build_abstractly(name):
   config = registry.get(name).validate()
   assert config.name == name and config.description
-  config.model.num_items = 12101
-  model = nnx.eval_shape(lambda: SASRec(config.model, rngs=nnx.Rngs(0)))
+  config.sasrec.num_items = 12101
+  model = nnx.eval_shape(lambda: SASRec(config.sasrec, rngs=nnx.Rngs(0)))
   count = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
-  assert count > 12101 * config.model.embed_dim
+  assert count > 12101 * config.sasrec.embed_dim
 
 
 def test_families_and_overrides():
   assert {"sasrec_ml1m", "sasrec_beauty", "sasrec_tiny"} <= set(_sasrec_names())
-  config = build_config("sasrec_tiny", ["--config.train.num_negatives=4", "--config.protocol.ks=(1,2)",
-                                        "--config.protocol.select_metric=hr@2"], data_dir="/nowhere")
-  assert config.train.num_negatives == 4 and config.protocol.ks == (1, 2) and config.data.data_dir == "/nowhere"
-  with pytest.raises(ValueError, match="protocol.select_metric='ndcg@10' is not one of"):
-    build_config("sasrec_tiny", ["--config.protocol.ks=(5,)"], data_dir="")
+  config = build_config("sasrec_tiny", ["--config.sasrec.num_negatives=4", "--config.eval.ks=(1,2)",
+                                        "--config.eval.select_metric=hr@2", "--config.eval.num_beams=2"],
+                        data_dir="/nowhere")
+  assert config.sasrec.num_negatives == 4 and config.eval.ks == (1, 2) and config.data.data_dir == "/nowhere"
+  with pytest.raises(ValueError, match="eval.select_metric='ndcg@10' is not one of"):
+    build_config("sasrec_tiny", ["--config.eval.ks=(5,)"], data_dir="")
   with pytest.raises(ValueError, match="window_stride=9 must be in"):
-    build_config("sasrec_tiny", ["--config.train.window_stride=9"], data_dir="")
-  with pytest.raises(ValueError, match="not a SASRec experiment"):
-    build_config("quickstart_tiny", [], data_dir="")
+    build_config("sasrec_tiny", ["--config.sasrec.window_stride=9"], data_dir="")
+  with pytest.raises(ValueError, match="family='nope' is unknown"):
+    build_config("sasrec_tiny", ["--config.family=nope"], data_dir="")
 
 
 @pytest.mark.slow
 def test_tiny_end_to_end_with_exact_resume(tmp_path):
-  from onerec_jax.train.sasrec_trainer import train_and_evaluate
+  from onerec_jax.train.trainer import train_and_evaluate  # the one engine
   full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
   results = train_and_evaluate(registry.get("sasrec_tiny"), full)  # 4 steps, checkpoints at 2 and 4
-  assert results["best"]["test"]["num_users"] == 64 and 0.0 <= results["best"]["test"]["hr@10"] <= 1.0
+  assert results["num_users"] == 64 and 0.0 <= results["model"]["hr@10"] <= 1.0
+  assert results["selected"]["step"] in (2, 4) and results["train"]["family"] == "sasrec"
   assert [h["step"] for h in json.load(open(os.path.join(full, "eval_history.json")))] == [2, 4]
+  assert os.listdir(os.path.join(full, "tensorboard"))  # the engine's summaries, for every family
   # Interrupt after step 2: drop the step-4 checkpoint, then run again from the same workdir.
   shutil.copytree(full, resumed)
   shutil.rmtree(os.path.join(resumed, "checkpoints", "4"))
   again = train_and_evaluate(registry.get("sasrec_tiny"), resumed)
   assert again["train"]["resumed_from"] == 2
-  assert again["last"]["test"] == results["last"]["test"]
-  assert again["last"]["valid"] == results["last"]["valid"]
+  assert again["model"] == results["model"]
+  assert again["selected"] == results["selected"]
 
 
 def test_per_sequence_negatives_match_shared_when_equal():
@@ -145,9 +148,14 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   per-position path normalises the item table once and gathers from it (same numbers)."""
   from onerec_jax.losses.sampled_softmax import sample_negatives
   from onerec_jax.train.optimizer import make_optimizer
-  from onerec_jax.train.sasrec_trainer import make_train_step
-  from onerec_jax.train.train_step import init_state
+  from onerec_jax.train.sasrec_task import SasrecTask
+  from onerec_jax.train.train_step import init_state, make_train_step
   config = registry.get("sasrec_tiny")
+  config.train.seed = 7
+  config.sasrec = dataclasses.replace(tiny_model().config, similarity="cosine", num_negatives=5,
+                                      negatives_per=negatives_per, window_stride=1)
+  task = SasrecTask(config, None)
+  task.model_config = dataclasses.replace(task.model_config, num_items=30)  # the hand-built model's catalogue
   model = tiny_model(similarity="cosine")
   tx = make_optimizer(config.train)
   graphdef, state = init_state(model, tx)
@@ -155,7 +163,7 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   inputs = rng.integers(-1, 30, size=(3, 6)).astype(np.int32)
   batch = {"inputs": jnp.asarray(inputs), "targets": jnp.asarray(rng.integers(0, 30, size=(3, 6)), jnp.int32),
            "mask": jnp.asarray(inputs >= 0)}
-  step = make_train_step(graphdef, tx, 30, 5, seed=7, negatives_per=negatives_per)
+  step = make_train_step(graphdef, tx, task.loss)
   _, metrics = step(state, batch)
   key = jax.random.fold_in(jax.random.key(7), 0)
   shape = {"position": (3, 6, 5), "sequence": (3, 5), "batch": (5,)}[negatives_per]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from experiments import registry
-from onerec_jax.decoding.recommender import Recommender
-from onerec_jax.train.trainer import evaluate_workdir, restore_run, train_and_evaluate
+from onerec_jax.recommender import Recommender
+from onerec_jax.train.checkpointing import restore_run
+from onerec_jax.train.trainer import evaluate_workdir, train_and_evaluate
 
 
 @pytest.fixture(scope="module")

@@ -11,28 +11,25 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
     from experiments import registry
-    from onerec_jax.input.features import TrainBatches
-    from onerec_jax.input.sequences import leave_one_out
     from onerec_jax.sharding.rules import make_mesh, mesh_context
-    from onerec_jax.train.assembly import prepare
-    from onerec_jax.train.trainer import build_state, shard_batch
+    from onerec_jax.train.checkpointing import build_state
+    from onerec_jax.train.families import make_task
+    from onerec_jax.train.trainer import shard_batch
     from onerec_jax.train.train_step import make_train_step
 
     config = registry.get("onerec_synthetic_tiny")
     config.validate()
-    run = prepare(config, None)
-    examples = leave_one_out(run.data, "train")
+    task = make_task(config, None)
     out = {}
     for name, shape, devices in (("single", (1, 1, 1, 1), jax.devices()[:1]),
                                  ("fsdp_tp", (1, 2, 1, 2), None), ("expert", (1, 1, 4, 1), None)):
       mesh = make_mesh(shape, devices)
       with mesh_context(mesh, "fsdp_tp"):
-        graphdef, state, tx = build_state(run, config, mesh)
-        step = jax.jit(make_train_step(graphdef, tx, router_bias_step=1e-3))
+        graphdef, state, tx = build_state(task, config)
+        step = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=1e-3))
         losses = []
         for i in range(2):
-          batch = TrainBatches(run.builder, examples, 16, 0)(i)
-          batch.pop("target_item")
+          batch = task.batch(np.arange(16 * i, 16 * (i + 1)))
           state, metrics = step(state, shard_batch(batch, mesh))
           losses.append(float(metrics["loss"]))
         moe = state.params["decoder_layers"][0]["ffn"]["ffn"]["w_gate"]

@@ -1,5 +1,7 @@
 """A trained run as a recommender, for notebooks and serving experiments.
 
+It sits on top of the library (decoding, evaluation and training import nothing from here):
+
   rec = Recommender.from_workdir("/tmp/onerec_quickstart")
   items, scores = rec.recommend([0, 1, 2], k=10)   # next items after each user's whole history
 """
@@ -17,8 +19,11 @@ from onerec_jax.sharding.rules import mesh_context
 class Recommender:
   """Beam search over a trained model's semantic IDs, mapped back to items."""
 
-  def __init__(self, config, run, graphdef, state, mesh):
-    self.config, self.run, self.graphdef, self.state, self.mesh = config, run, graphdef, state, mesh
+  def __init__(self, config, task, graphdef, state, mesh):
+    if config.family != "onerec":
+      raise ValueError(f"Recommender generates semantic IDs: it needs a OneRec run, not family={config.family!r}")
+    run = task.run
+    self.config, self.task, self.run, self.graphdef, self.state, self.mesh = config, task, run, graphdef, state, mesh
     trie = run.sid_table.trie()
     self._children, self._leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
     self._generate = {}
@@ -26,7 +31,7 @@ class Recommender:
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None) -> "Recommender":
     """Loads the run's config, data, tokenizer and latest (or given) checkpoint."""
-    from onerec_jax.train.trainer import restore_run
+    from onerec_jax.train.checkpointing import restore_run
     return cls(*restore_run(workdir, step))
 
   def recommend(self, user_rows, k: int = 10, num_beams: int | None = None,

@@ -1,0 +1,76 @@
+"""The OneRec family: semantic IDs, the encoder-decoder, next-token loss, beam-search evaluation.
+
+Training examples are one target each (the report's design: one encoder pass per target) or, with
+model.targets_per_window = m, one window of m targets (the causal multi-target design): both tile every
+training position of every user (TIGER trains on all prefixes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from onerec_jax.config import ExperimentConfig
+from onerec_jax.evaluation.evaluator import evaluate_run
+from onerec_jax.input import windows
+from onerec_jax.input.sequences import Examples, leave_one_out
+from onerec_jax.losses.next_token import semantic_id_loss
+from onerec_jax.train.assembly import RunData, build_model, prepare
+
+
+def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
+  """One example per target, or with targets_per_window = m one per window of m targets.
+
+  Windows tile each user's training targets (positions min_history .. len - 3) from the end in steps of
+  m, so every target is supervised exactly once per epoch.
+  """
+  m = run.model_config.targets_per_window
+  if not m:
+    return leave_one_out(run.data, "train", config.data.min_history)
+  rows, ends = windows.train_windows(run.data, run.model_config.short_len, m, config.data.min_history)
+  return Examples(rows, ends)
+
+
+class OneRecTask:
+  """OneRec through the engine (see onerec_jax.train.task.Task)."""
+
+  family = "onerec"
+
+  def __init__(self, config: ExperimentConfig, workdir: str | None):
+    self.config = config
+    self.run = prepare(config, workdir)
+    self.examples = training_examples(self.run, config)
+    self.num_examples = len(self.examples)
+    m = self.run.model_config.targets_per_window
+    self.example_unit = f"windows of {m} targets" if m else "examples (one target each)"
+    mc = self.run.model_config
+    self.router_bias_step = mc.router_bias_step if mc.num_experts else 0.0
+
+  def build_model(self):
+    return build_model(self.run.model_config, self.config.train.seed)
+
+  def loss(self, model, batch, step):
+    del step  # dropout draws from the model's RNG state, which the checkpoint holds
+    logits, aux = model(batch)
+    targets = batch["target_sid"].reshape(-1, batch["target_sid"].shape[-1])  # multi-target: [b * m, l]
+    weights = batch["target_mask"].reshape(-1) if "target_mask" in batch else None
+    loss, metrics = semantic_id_loss(logits, targets, self.config.train.loss_reduction, weights)
+    return loss, metrics, aux
+
+  def batch(self, indices):
+    m = self.run.model_config.targets_per_window
+    rows, pos = self.examples.user_rows[indices], self.examples.target_pos[indices]
+    if m:
+      out = self.run.builder.window_batch(rows, pos, m, self.config.data.min_history)
+    else:
+      out = self.run.builder.batch(Examples(rows, pos))
+    out.pop("target_item")  # host-side only
+    return out
+
+  def evaluate(self, graphdef, state, split: str) -> dict:
+    return evaluate_run(self.run, graphdef, state, dataclasses.replace(self.config.eval, split=split))
+
+  def summary(self) -> dict:
+    mc = self.run.model_config
+    return {"tokenizer": self.run.tokenizer_metrics, "num_items": self.run.data.num_items,
+            "sid_vocab_sizes": list(self.run.sid_table.vocab_sizes), "targets_per_window": mc.targets_per_window,
+            "examples_per_epoch": self.num_examples, "example_unit": self.example_unit}
