@@ -12,7 +12,7 @@ from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
 
 
-FAMILIES = ("onerec", "sasrec")
+FAMILIES = ["onerec", "sasrec"]  # model families (onerec_jax.train.families); a new family appends its name
 
 
 @dataclasses.dataclass(kw_only=True)

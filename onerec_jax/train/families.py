@@ -1,17 +1,37 @@
-"""Model families: ExperimentConfig.family -> the Task that trains it through the one engine."""
+"""Model families: ExperimentConfig.family -> the Task that trains it through the one engine.
+
+A family is a factory `(config, workdir) -> Task` (onerec_jax.train.task). Adding one is a `register`
+call (and a name in onerec_jax.config.FAMILIES so configs validate); the engine needs no change.
+"""
 
 from __future__ import annotations
 
-from onerec_jax.config import FAMILIES, ExperimentConfig
+from collections.abc import Callable
+
+from onerec_jax.config import ExperimentConfig
 from onerec_jax.train.task import Task
 
 
+def _onerec(config, workdir):
+  from onerec_jax.train.onerec_task import OneRecTask
+  return OneRecTask(config, workdir)
+
+
+def _sasrec(config, workdir):
+  from onerec_jax.train.sasrec_task import SasrecTask
+  return SasrecTask(config, workdir)
+
+
+_FACTORIES: dict[str, Callable[[ExperimentConfig, str | None], Task]] = {"onerec": _onerec, "sasrec": _sasrec}
+
+
+def register(name: str, factory: Callable[[ExperimentConfig, str | None], Task]) -> None:
+  """Adds (or replaces) a family's Task factory."""
+  _FACTORIES[name] = factory
+
+
 def make_task(config: ExperimentConfig, workdir: str | None) -> Task:
-  """Prepares the family's data (and tokenizer) for a run; call outside jit, before building the model."""
-  if config.family == "onerec":
-    from onerec_jax.train.onerec_task import OneRecTask
-    return OneRecTask(config, workdir)
-  if config.family == "sasrec":
-    from onerec_jax.train.sasrec_task import SasrecTask
-    return SasrecTask(config, workdir)
-  raise ValueError(f"family={config.family!r} is unknown; known: {FAMILIES}")
+  """Prepares the family's data (and tokenizer) for a run; call before building the model."""
+  if config.family not in _FACTORIES:
+    raise ValueError(f"family={config.family!r} is unknown; known: {sorted(_FACTORIES)}")
+  return _FACTORIES[config.family](config, workdir)

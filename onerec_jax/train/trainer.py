@@ -165,10 +165,10 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
           train_seconds += time.time() - t0
           run_eval(done)
           t0 = time.time()
-    finally:
+    finally:  # also when interrupted: the last checkpoint is complete on disk before the error propagates
       iterator.close()
+      manager.wait_until_finished()
     train_seconds += time.time() - t0
-    manager.wait_until_finished()
     manager.close()
     if ec.eval_every:
       if not history or history[-1]["step"] != int(state.step):
