@@ -1,0 +1,28 @@
+"""End to end, the tiny model learns: it beats most-popular on its tiny simulated world.
+
+Not a smoke test: the assertion fails for an untrained, mis-wired or leaking model (a model that saw its
+target would train fine but the check is on held-out test items). About a minute on 2 CPU cores.
+"""
+
+import pytest
+
+from experiments import registry
+from onerec_jax.input.simulator import SimulatorConfig
+from onerec_jax.train.trainer import train_and_evaluate
+
+
+@pytest.mark.slow
+def test_tiny_onerec_beats_most_popular(tmp_path):
+  config = registry.get("quickstart_tiny")
+  config.data.simulator = SimulatorConfig(num_users=400, num_items=120, num_categories=6, num_authors=12,
+                                          min_history=10, max_history=30, seed=0)
+  config.model.targets_per_window = 5  # the multi-target design: 5 targets per encoder pass
+  config.train.num_steps, config.train.batch_size, config.train.warmup_steps = 150, 32, 10
+  config.train.log_every = config.train.checkpoint_every = 150
+  config.eval.max_users, config.eval.num_beams = 0, 10
+  results = train_and_evaluate(config, str(tmp_path))
+  model, popular = results["model"], results["popularity"]
+  assert results["num_users"] == 400 and results["legal_rate"] == 1.0
+  # Measured 0.27 vs 0.19 (recall@10), 0.116 vs 0.081 (ndcg@10) on 2026-12-01.
+  assert model["recall@10"] > 1.2 * popular["recall@10"], (model, popular)
+  assert model["ndcg@10"] > 1.2 * popular["ndcg@10"], (model, popular)
