@@ -1,12 +1,16 @@
-r"""Input pipeline examples/s next to the train step examples/s it has to feed (SASRec and OneRec).
+r"""Input pipeline and train step throughput of any registered experiments, side by side in one run.
 
-  python -m experiments.benchmarks.input_pipeline_bench [--sasrec=sasrec_ml1m] [--onerec=quickstart] \
+  python -m experiments.benchmarks.input_pipeline_bench [--experiments=sasrec_ml1m,quickstart] \
       [--data_dir=../shared/data] [--steps=20] [--out=experiments/results/input_pipeline_bench.json]
 
-Measured: (1) the grain window pipeline of the SASRec experiment (examples = windows) iterated without
-and with a prefetch thread, no model; (2) the jitted SASRec train step on those batches; (3) the OneRec
-feature builder (TrainBatches, the existing step-indexed pipeline) of the OneRec experiment; (4) the
-jitted OneRec train step. The pipeline keeps up when (1) >= (2) and (3) >= (4). Compile time excluded.
+Each entry of --experiments is `name` or `name:field=value;field=value` (config overrides without the
+`--config.` prefix), so variants of one experiment are measured in the same process, e.g. the report's
+one-target-per-encoder-pass design against the multi-target one:
+  --experiments='onerec_beauty,onerec_beauty:model.targets_per_window=0'
+For each: (1) the engine's grain pipeline (onerec_jax.input.pipeline.step_dataset over the family's
+Task.batch) iterated without and with a prefetch thread, no model; (2) the jitted train step of the one
+engine on one of those batches. Reported per second: steps, examples (the family's unit) and supervised
+targets. The pipeline keeps up when (1) >= (2). Compile time excluded (one warm-up step).
 """
 
 from __future__ import annotations
@@ -17,99 +21,77 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 from absl import app, flags, logging
 
 from experiments import common_flags
-
 from experiments import registry
 
-_SASREC = flags.DEFINE_string("sasrec", "sasrec_ml1m", "registered SASRec experiment")
-_ONEREC = flags.DEFINE_string("onerec", "quickstart", "registered OneRec experiment ('' = skip)")
+_EXPERIMENTS = flags.DEFINE_list("experiments", ["sasrec_ml1m", "quickstart"],
+                                 "registered experiments, each optionally `name:field=v;field=v`")
 _DATA_DIR = common_flags.DATA_DIR
 _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement")
 _OUT = common_flags.OUT  # JSON results file (default experiments/results/input_pipeline_bench.json)
 
 
-def _rate(fn, steps: int, batch_size: int) -> dict:
-  fn()  # warm-up (compilation, first batch)
+def _rate(fn, steps: int) -> float:
+  """Seconds per call of fn, after one warm-up call."""
+  fn()
   start = time.perf_counter()
   for _ in range(steps):
     fn()
-  seconds = time.perf_counter() - start
-  return {"examples_per_second": steps * batch_size / seconds, "seconds_per_step": seconds / steps,
-          "batch_size": batch_size, "steps": steps}
+  return (time.perf_counter() - start) / steps
 
 
-def bench_sasrec(name: str, data_dir: str, steps: int) -> dict:
+def _targets(batch) -> int:
+  """Supervised targets in a host batch (mask / target_mask where the family has one)."""
+  for key in ("target_mask", "mask"):
+    if key in batch:
+      return int(np.asarray(batch[key]).sum())
+  return int(np.asarray(jax.tree.leaves(batch)[0]).shape[0])
+
+
+def bench(entry: str, data_dir: str, steps: int) -> dict:
   from onerec_jax.input import pipeline
-  from onerec_jax.input.datasets import load_sequences
-  from onerec_jax.train.optimizer import make_optimizer
-  from onerec_jax.train.sasrec_trainer import _pipeline_config, build_model, make_train_step
-  from onerec_jax.train.train_step import init_state
-  config = registry.get(name)
-  config.data.data_dir = data_dir
-  data, _ = load_sequences(config.data)
-  pcfg = _pipeline_config(config)
-  dataset = pipeline.train_dataset(data, pcfg)
-  out = {"experiment": name, "dataset": data.name, "window": config.model.max_len,
-         "stride": config.train.window_stride}
+  from onerec_jax.sharding.rules import make_mesh, mesh_context
+  from onerec_jax.train.checkpointing import build_state
+  from onerec_jax.train.families import make_task
+  from onerec_jax.train.train_step import make_train_step
+  from onerec_jax.train.trainer import shard_batch
+  name, _, spec = entry.partition(":")
+  overrides = [f"--config.{o}" for o in spec.split(";") if o]
+  config = registry.build_config(name, overrides, data_dir)
+  tc = config.train
+  task = make_task(config, None)
+  dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
+  first = dataset[0]
+  targets = _targets(first)
+  out = {"experiment": entry, "family": config.family, "dataset": config.data.dataset,
+         "example_unit": task.example_unit, "batch_size": tc.batch_size, "targets_per_batch": targets}
   for prefetch in (0, 2):
     it = pipeline.train_iterator(dataset, 0, prefetch)
-    out[f"pipeline_prefetch{prefetch}"] = _rate(lambda: next(it), steps * 5, pcfg.batch_size)
+    seconds = _rate(lambda: next(it), steps * 3)
     it.close()
-  tx = make_optimizer(config.train)
-  graphdef, state = init_state(build_model(config, data.num_items), tx)
-  step_fn = jax.jit(make_train_step(graphdef, tx, data.num_items, config.train.num_negatives, 0),
-                    donate_argnums=(0,))
-  batch = {k: jnp.asarray(v) for k, v in dataset[0].items()}
-  holder = [state]
-
-  def one_step():
-    holder[0], metrics = step_fn(holder[0], batch)
-    jax.block_until_ready(metrics)
-
-  out["train_step"] = _rate(one_step, steps, pcfg.batch_size)
-  return out
-
-
-def bench_onerec(name: str, data_dir: str, steps: int) -> dict:
-  from onerec_jax.input.features import TrainBatches
-  from onerec_jax.input.sequences import leave_one_out
-  from onerec_jax.sharding.rules import make_mesh, mesh_context
-  from onerec_jax.train.assembly import prepare
-  from onerec_jax.train.train_step import make_train_step
-  from onerec_jax.train.trainer import build_state, shard_batch
-  config = registry.get(name)
-  config.data.data_dir = data_dir
-  tc = config.train
-  run = prepare(config.validate())
-  examples = leave_one_out(run.data, "train", config.data.min_history)
-  batches = TrainBatches(run.builder, examples, tc.batch_size, tc.seed)
-  counter = [0]
-
-  def one_batch():
-    batch = batches(counter[0])
-    counter[0] += 1
-    return batch
-
-  out = {"experiment": name, "dataset": run.data.name, "feature_builder": _rate(one_batch, steps * 5, tc.batch_size)}
+    out[f"pipeline_prefetch{prefetch}"] = {"seconds_per_step": seconds, "examples_per_second": tc.batch_size / seconds,
+                                           "targets_per_second": targets / seconds}
   mesh = make_mesh(tc.mesh_shape)
   with mesh_context(mesh, tc.sharding_rules):
-    graphdef, state, tx = build_state(run, config, mesh)
-    step_fn = jax.jit(make_train_step(graphdef, tx, loss_reduction=tc.loss_reduction,
-                                      router_bias_step=run.model_config.router_bias_step
-                                      if run.model_config.num_experts else 0.0), donate_argnums=(0,))
-    host = batches(0)
-    host.pop("target_item")
-    batch = shard_batch(host, mesh)
+    graphdef, state, tx = build_state(task, config)
+    out["parameters"] = int(sum(np.prod(x.shape) for x in jax.tree.leaves(state.params)))
+    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step),
+                      donate_argnums=(0,))
+    batch = shard_batch(first, mesh)
     holder = [state]
 
     def one_step():
       holder[0], metrics = step_fn(holder[0], batch)
       jax.block_until_ready(metrics)
 
-    out["train_step"] = _rate(one_step, steps, tc.batch_size)
+    seconds = _rate(one_step, steps)
+  out["train_step"] = {"seconds_per_step": seconds, "examples_per_second": tc.batch_size / seconds,
+                       "targets_per_second": targets / seconds}
+  logging.warning("%s: train step %.3f s = %.0f targets/s; pipeline %.0f targets/s", entry, seconds,
+                  targets / seconds, out["pipeline_prefetch2"]["targets_per_second"])
   return out
 
 
@@ -117,11 +99,9 @@ def main(argv):
   del argv
   data_dir = _DATA_DIR.value or os.environ.get("ONEREC_DATA_DIR", "")
   results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                         "devices": [str(d) for d in jax.devices()],
-                         "load_average": list(os.getloadavg())},
-             "sasrec": bench_sasrec(_SASREC.value, data_dir, _STEPS.value)}
-  if _ONEREC.value:
-    results["onerec"] = bench_onerec(_ONEREC.value, data_dir, _STEPS.value)
+                         "devices": [str(d) for d in jax.devices()], "load_average": list(os.getloadavg())},
+             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+             "runs": [bench(e, data_dir, _STEPS.value) for e in _EXPERIMENTS.value]}
   out = _OUT.value or "experiments/results/input_pipeline_bench.json"
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
   with open(out, "w") as f:
@@ -131,4 +111,6 @@ def main(argv):
 
 if __name__ == "__main__":
   logging.set_verbosity(logging.WARNING)
+  from onerec_jax.train.compilation_cache import enable_compilation_cache
+  enable_compilation_cache()
   app.run(main)
