@@ -6,7 +6,9 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     full-catalogue ranking by beam search, history not excluded. Semantic IDs: RQ-Kmeans 3 x 256 + one
     disambiguation token over all-MiniLM-L6-v2 embeddings of the item text (needs the `tokenizer-text`
     extra; any other category: --config.data.dataset=amazon_<category>, the recipe unchanged).
-    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384.
+    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-01 (2 cores, 3,000 steps = 14.3
+    epochs, 40 min wall): test Recall@10 0.0410, NDCG@10 0.0204, Recall@5 0.0242 (most-popular 0.0114):
+    short of TIGER (BENCHMARKS.md says what differs and what comes next).
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
     HSTU protocol: ML-1M leave-one-out, history <= 200, the items of that input window excluded from the
     ranking (as HSTU's code and our SASRec; the beam of 256 is wide enough to fill K after exclusion for
