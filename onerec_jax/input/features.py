@@ -3,7 +3,10 @@
 The pathways (PAPER.md section 2), all taken strictly before the target position:
   short:    the last `short_len` interactions;
   positive: the last `positive_len` positive (high-engagement) interactions;
-  lifelong: the last `lifelong_len` interactions, compressed later by the model's QFormer.
+  lifelong: `lifelong_compression='last'`: the last `lifelong_len` interactions; 'hkmeans' (the report):
+            the last `lifelong_history` interactions compressed by hierarchical k-means over the item
+            vectors into at most `lifelong_len` representatives (onerec_jax.input.lifelong); either way
+            then compressed by the model's QFormer.
 Vectorised numpy gathers; padding is item -1 with zero features. Shape legend: b batch, n pathway
 length, l semantic-ID levels, f feedback values.
 """
@@ -32,6 +35,9 @@ class FeatureBuilder:
   short_len: int
   positive_len: int
   lifelong_len: int
+  lifelong_compression: str = "last"  # 'last' | 'hkmeans'
+  lifelong_history: int = 0  # hkmeans: interactions compressed (0 = the whole history before the target)
+  lifelong_leaf_size: int = 8  # hkmeans: clusters stop splitting at this many interactions
 
   def __post_init__(self):
     if self.item_sids.shape[0] != self.data.num_items:
@@ -59,6 +65,26 @@ class FeatureBuilder:
         f"{prefix}_feedback": np.where(valid[..., None], self.data.feedback[r, p], 0).astype(np.float32),
     }
 
+  def _compressed_lifelong(self, rows: np.ndarray, target_pos: np.ndarray) -> dict[str, np.ndarray]:
+    """The report's lifelong pathway: representatives of each history (strictly before the target)."""
+    from onerec_jax.input.lifelong import representatives
+    r = self.lifelong_len
+    positions = np.full((len(rows), r), -1, np.int64)
+    feedback = np.zeros((len(rows), r, self.data.feedback.shape[-1]), np.float32)
+    for b, (row, end) in enumerate(zip(rows, target_pos)):
+      start = max(0, end - self.lifelong_history) if self.lifelong_history else 0
+      if end <= start:
+        continue
+      items = self.data.items[row, start:end]
+      picked, means = representatives(self.data.item_content[items], self.data.feedback[row, start:end],
+                                      max_representatives=r, leaf_size=self.lifelong_leaf_size,
+                                      seed=int(row))
+      positions[b, -len(picked):] = start + picked  # right-aligned like the other pathways
+      feedback[b, -len(picked):] = means
+    out = self._gather(rows, positions, "lifelong")
+    out["lifelong_feedback"] = feedback  # continuous features: the cluster means
+    return out
+
   def history_before(self, rows: np.ndarray, target_pos: np.ndarray) -> dict[str, np.ndarray]:
     """Features of users `rows` [b] at positions `target_pos` [b] (no target)."""
     rows = np.asarray(rows, np.int32)
@@ -67,10 +93,14 @@ class FeatureBuilder:
         "user_id": self.data.user_ids[rows].astype(np.int64).astype(np.int32),
         "static": self.data.user_static[rows].astype(np.int32),
     }
-    for prefix, length in (("short", self.short_len), ("lifelong", self.lifelong_len)):
-      if length:
-        positions = target_pos[:, None] - length + np.arange(length)[None, :]
-        out.update(self._gather(rows, np.where(positions >= 0, positions, -1), prefix))
+    if self.short_len:
+      positions = target_pos[:, None] - self.short_len + np.arange(self.short_len)[None, :]
+      out.update(self._gather(rows, np.where(positions >= 0, positions, -1), "short"))
+    if self.lifelong_len and self.lifelong_compression == "hkmeans":
+      out.update(self._compressed_lifelong(rows, target_pos))
+    elif self.lifelong_len:
+      positions = target_pos[:, None] - self.lifelong_len + np.arange(self.lifelong_len)[None, :]
+      out.update(self._gather(rows, np.where(positions >= 0, positions, -1), "lifelong"))
     if self.positive_len:
       count = self._positives_before[rows, target_pos]  # positives strictly before the target
       idx = count[:, None] - self.positive_len + np.arange(self.positive_len)[None, :]

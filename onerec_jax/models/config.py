@@ -26,7 +26,10 @@ class ModelConfig:
   # Encoder pathway lengths (tokens).
   short_len: int = 20  # short-term pathway: the last interactions
   positive_len: int = 32  # positive-feedback pathway: the last high-engagement interactions
-  lifelong_len: int = 64  # lifelong pathway: interactions fed to the compressor
+  lifelong_len: int = 64  # lifelong pathway: interactions (or representatives) fed to the QFormer
+  lifelong_compression: str = "last"  # 'last': the last lifelong_len interactions | 'hkmeans': the report's
+  # hierarchical k-means representatives of the last lifelong_history interactions (input/lifelong.py)
+  lifelong_history: int = 0  # hkmeans: interactions compressed (0 = the whole history before the target)
   lifelong_queries: int = 8  # learned queries of the lifelong QFormer (tokens it emits)
   lifelong_layers: int = 1  # QFormer blocks
   use_item_id_embedding: bool = True  # embed raw item ids besides their semantic IDs
@@ -80,6 +83,8 @@ class ModelConfig:
       raise ValueError(f"model.capacity_factor must be >= 0, got {self.capacity_factor}")
     if self.short_len < 1 or self.positive_len < 0 or self.lifelong_len < 0:
       raise ValueError("model.short_len must be >= 1 and positive_len, lifelong_len >= 0")
+    if self.lifelong_compression not in ("last", "hkmeans"):
+      raise ValueError(f"model.lifelong_compression must be 'last' or 'hkmeans', got {self.lifelong_compression!r}")
     if self.lifelong_len and self.lifelong_queries < 1:
       raise ValueError("model.lifelong_queries must be >= 1 when lifelong_len > 0")
     if self.dtype not in ("float32", "bfloat16"):

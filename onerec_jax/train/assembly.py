@@ -114,7 +114,8 @@ def prepare(config: ExperimentConfig, workdir: str | None = None) -> RunData:
     data, sim = loaded.data, loaded.simulator
   table, metrics = fit_or_load_tokenizer(config, loaded, workdir)
   m = config.model
-  builder = FeatureBuilder(data, table.sids, m.short_len, m.positive_len, m.lifelong_len)
+  builder = FeatureBuilder(data, table.sids, m.short_len, m.positive_len, m.lifelong_len,
+                           lifelong_compression=m.lifelong_compression, lifelong_history=m.lifelong_history)
   model_config = dataclasses.replace(
       m, num_items=data.num_items, num_users=max(data.num_users, 1), num_categories=data.num_categories,
       num_authors=data.num_authors, static_vocab_sizes=tuple(data.static_vocab_sizes),
