@@ -45,9 +45,11 @@ def _rate(fn, steps: int) -> float:
 
 def _targets(batch) -> int:
   """Supervised targets in a host batch (mask / target_mask where the family has one)."""
-  for key in ("target_mask", "mask"):
-    if key in batch:
-      return int(np.asarray(batch[key]).sum())
+  mask = getattr(batch, "target_mask", None)
+  if mask is None:
+    mask = getattr(batch, "mask", None)
+  if mask is not None:
+    return int(np.asarray(mask).sum())
   return int(np.asarray(jax.tree.leaves(batch)[0]).shape[0])
 
 

@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.input.sequences import Examples, SequenceDataset
 
 
@@ -50,22 +51,21 @@ class FeatureBuilder:
     self._positives_before = np.concatenate(
         [np.zeros((pos.shape[0], 1), np.int32), np.cumsum(pos, axis=1, dtype=np.int32)], axis=1)
 
-  def _gather(self, rows: np.ndarray, positions: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+  def _gather(self, rows: np.ndarray, positions: np.ndarray) -> Pathway:
     """positions [b, n] (-1 = padding) -> the pathway's arrays."""
     valid = positions >= 0
     p = np.where(valid, positions, 0)
     r = rows[:, None]
     items = np.where(valid, self.data.items[r, p], -1).astype(np.int32)
     safe = np.maximum(items, 0)
-    return {
-        f"{prefix}_items": items,
-        f"{prefix}_sids": np.where(valid[..., None], self.item_sids[safe], 0).astype(np.int32),
-        f"{prefix}_category": np.where(valid, self.data.item_category[safe], 0).astype(np.int32),
-        f"{prefix}_author": np.where(valid, self.data.item_author[safe], 0).astype(np.int32),
-        f"{prefix}_feedback": np.where(valid[..., None], self.data.feedback[r, p], 0).astype(np.float32),
-    }
+    return Pathway(
+        items=items,
+        sids=np.where(valid[..., None], self.item_sids[safe], 0).astype(np.int32),
+        category=np.where(valid, self.data.item_category[safe], 0).astype(np.int32),
+        author=np.where(valid, self.data.item_author[safe], 0).astype(np.int32),
+        feedback=np.where(valid[..., None], self.data.feedback[r, p], 0).astype(np.float32))
 
-  def _compressed_lifelong(self, rows: np.ndarray, target_pos: np.ndarray) -> dict[str, np.ndarray]:
+  def _compressed_lifelong(self, rows: np.ndarray, target_pos: np.ndarray) -> Pathway:
     """The report's lifelong pathway: representatives of each history (strictly before the target)."""
     from onerec_jax.input.lifelong import representatives
     r = self.lifelong_len
@@ -81,46 +81,39 @@ class FeatureBuilder:
                                       seed=int(row))
       positions[b, -len(picked):] = start + picked  # right-aligned like the other pathways
       feedback[b, -len(picked):] = means
-    out = self._gather(rows, positions, "lifelong")
-    out["lifelong_feedback"] = feedback  # continuous features: the cluster means
-    return out
+    return self._gather(rows, positions).replace(feedback=feedback)  # continuous features: cluster means
 
-  def history_before(self, rows: np.ndarray, target_pos: np.ndarray) -> dict[str, np.ndarray]:
-    """Features of users `rows` [b] at positions `target_pos` [b] (no target)."""
+  def _last(self, rows: np.ndarray, target_pos: np.ndarray, length: int) -> Pathway:
+    positions = target_pos[:, None] - length + np.arange(length)[None, :]
+    return self._gather(rows, np.where(positions >= 0, positions, -1))
+
+  def history_before(self, rows: np.ndarray, target_pos: np.ndarray) -> OneRecBatch:
+    """Features of users `rows` [b] at positions `target_pos` [b] (no target): what inference reads."""
     rows = np.asarray(rows, np.int32)
     target_pos = np.asarray(target_pos, np.int32)
-    out = {
-        "user_id": self.data.user_ids[rows].astype(np.int64).astype(np.int32),
-        "static": self.data.user_static[rows].astype(np.int32),
-    }
-    if self.short_len:
-      positions = target_pos[:, None] - self.short_len + np.arange(self.short_len)[None, :]
-      out.update(self._gather(rows, np.where(positions >= 0, positions, -1), "short"))
+    lifelong = positive = None
     if self.lifelong_len and self.lifelong_compression == "hkmeans":
-      out.update(self._compressed_lifelong(rows, target_pos))
+      lifelong = self._compressed_lifelong(rows, target_pos)
     elif self.lifelong_len:
-      positions = target_pos[:, None] - self.lifelong_len + np.arange(self.lifelong_len)[None, :]
-      out.update(self._gather(rows, np.where(positions >= 0, positions, -1), "lifelong"))
+      lifelong = self._last(rows, target_pos, self.lifelong_len)
     if self.positive_len:
       count = self._positives_before[rows, target_pos]  # positives strictly before the target
       idx = count[:, None] - self.positive_len + np.arange(self.positive_len)[None, :]
-      positions = np.where(idx >= 0, self._positive_positions[rows[:, None], np.maximum(idx, 0)], -1)
-      out.update(self._gather(rows, positions, "positive"))
-    return out
+      positive = self._gather(rows, np.where(idx >= 0, self._positive_positions[rows[:, None], np.maximum(idx, 0)], -1))
+    return OneRecBatch(user_id=self.data.user_ids[rows].astype(np.int64).astype(np.int32),
+                       static=self.data.user_static[rows].astype(np.int32),
+                       short=self._last(rows, target_pos, self.short_len), positive=positive, lifelong=lifelong)
 
-  def batch(self, examples: Examples, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Features plus 'target_item' [b] and 'target_sid' [b, l] for examples[indices]."""
+  def batch(self, examples: Examples, indices: np.ndarray | None = None) -> tuple[OneRecBatch, np.ndarray]:
+    """(features with target_sid [b, l], target_item [b]) for examples[indices] (one target each)."""
     rows = examples.user_rows if indices is None else examples.user_rows[indices]
     pos = examples.target_pos if indices is None else examples.target_pos[indices]
-    out = self.history_before(rows, pos)
     target = self.data.items[rows, pos].astype(np.int32)
-    out["target_item"] = target
-    out["target_sid"] = self.item_sids[target].astype(np.int32)
-    return out
+    return self.history_before(rows, pos).replace(target_sid=self.item_sids[target].astype(np.int32)), target
 
 
   def window_batch(self, rows: np.ndarray, ends: np.ndarray, num_targets: int,
-                   min_history: int = 1) -> dict[str, np.ndarray]:
+                   min_history: int = 1) -> tuple[OneRecBatch, np.ndarray]:
     """Multi-target training batch (ModelConfig.targets_per_window = m): one window per row.
 
     The short pathway is the `short_len` interactions before position `ends` (the last target); its last
@@ -133,19 +126,18 @@ class FeatureBuilder:
       min_history: targets at positions < min_history are masked out.
 
     Returns:
-      the pathway features, 'target_item' [b, m] (-1 where masked), 'target_sid' [b, m, l] and
-      'target_mask' [b, m] bool.
+      (features with short = the window, target_sid [b, m, l] and target_mask [b, m] bool,
+       target_item [b, m] int32, -1 where masked).
     """
     rows = np.asarray(rows, np.int32)
     ends = np.asarray(ends, np.int32)
     first = ends - num_targets + 1
-    out = self.history_before(rows, np.maximum(first, 0))
-    short = self.history_before(rows, ends) if self.short_len else {}
-    out.update({k: v for k, v in short.items() if k.startswith("short_")})
+    context = self.history_before(rows, np.maximum(first, 0))  # pathways before the first target
     positions = first[:, None] + np.arange(num_targets)[None, :]  # [b, m]
     mask = positions >= max(min_history, 1)
     target = np.where(mask, self.data.items[rows[:, None], np.maximum(positions, 0)], -1).astype(np.int32)
-    out["target_item"] = target
-    out["target_sid"] = np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32)
-    out["target_mask"] = mask
-    return out
+    batch = context.replace(
+        short=self._last(rows, ends, self.short_len),  # the window: everything before the last target
+        target_sid=np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32),
+        target_mask=mask)
+    return batch, target

@@ -7,14 +7,12 @@ token with causal self-attention, cross-attention to the encoder and (mixture-of
 Shape legend: b batch, n interactions in a pathway, t encoder tokens, s decoder positions, l semantic-ID
 levels, d model width, e embedding width, f continuous feedback values, v codes per level, q queries.
 
-Batch (numpy or jax arrays, see onerec_jax.input.features):
-  user_id [b] int32; static [b, num_static] int32;
-  for p in PATHWAYS: {p}_items [b, n] int32 (-1 = padding), {p}_sids [b, n, l] int32,
-    {p}_category [b, n] int32, {p}_author [b, n] int32, {p}_feedback [b, n, f] float32;
-  target_sid [b, l] int32 (training only).
-With `targets_per_window = m > 0` (multi-target training) the short pathway is a window whose last m
-positions' next items are the targets: target_sid [b, m, l], target_mask [b, m] bool; the positive and
-lifelong pathways are taken before the window's first target (onerec_jax.input.features).
+Batch: onerec_jax.input.batches.OneRecBatch (built by onerec_jax.input.features): user_id [b], static
+[b, num_static], one Pathway (items [b, n] with -1 padding, sids [b, n, l], category, author [b, n],
+feedback [b, n, f]) per pathway (positive / lifelong None when switched off), target_sid [b, l]
+(training only). With `targets_per_window = m > 0` (multi-target training) the short pathway is a window
+whose last m positions' next items are the targets: target_sid [b, m, l], target_mask [b, m] bool; the
+positive and lifelong pathways are taken before the window's first target.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.layers.transformer import DecoderLayer, EncoderLayer, QFormerBlock, rms_norm
 from onerec_jax.models.config import ModelConfig
 from onerec_jax.sharding.rules import logical_init
@@ -151,13 +150,12 @@ class OneRec(nnx.Module):
                            kernel_init=logical_init(nnx.initializers.lecun_normal(), ("embed", "vocab")),
                            rngs=rngs)
 
-  def _pathway(self, batch, name: str, mlp: FeatureMLP) -> tuple[jax.Array, jax.Array]:
-    items = batch[f"{name}_items"]
-    x = self.interaction(items, batch[f"{name}_sids"], batch[f"{name}_category"], batch[f"{name}_author"],
-                         batch[f"{name}_feedback"])
-    return mlp(x), (items >= 0).astype(jnp.int32)
+  def _pathway(self, pathway: Pathway, mlp: FeatureMLP) -> tuple[jax.Array, jax.Array]:
+    """A pathway's interactions -> tokens [b, n, d] and segment ids [b, n] (0 = padding)."""
+    x = self.interaction(pathway.items, pathway.sids, pathway.category, pathway.author, pathway.feedback)
+    return mlp(x), (pathway.items >= 0).astype(jnp.int32)
 
-  def encode(self, batch) -> tuple[jax.Array, jax.Array, dict[str, dict]]:
+  def encode(self, batch: OneRecBatch) -> tuple[jax.Array, jax.Array, dict[str, dict]]:
     """Encodes user features.
 
     Returns:
@@ -165,18 +163,18 @@ class OneRec(nnx.Module):
     """
     c = self.config
     causal = c.targets_per_window > 0
-    user = self.user(batch["user_id"] % c.num_users)
-    statics = [user] + [emb(batch["static"][:, i]) for i, emb in enumerate(self.static)]
+    user = self.user(batch.user_id % c.num_users)
+    statics = [user] + [emb(batch.static[:, i]) for i, emb in enumerate(self.static)]
     tokens = [self.static_mlp(jnp.concatenate(statics, axis=-1))[:, None, :]]
     segments = [jnp.ones((user.shape[0], 1), jnp.int32)]
-    short = self._pathway(batch, "short", self.short_mlp)
+    short = self._pathway(batch.short, self.short_mlp)
     if not causal:  # the report's order; the causal encoder puts the window last (context first)
       tokens.append(short[0]), segments.append(short[1])
     if self.positive_mlp is not None:
-      x, seg = self._pathway(batch, "positive", self.positive_mlp)
+      x, seg = self._pathway(batch.positive, self.positive_mlp)
       tokens.append(x), segments.append(seg)
     if self.lifelong_mlp is not None:
-      memory, memory_seg = self._pathway(batch, "lifelong", self.lifelong_mlp)
+      memory, memory_seg = self._pathway(batch.lifelong, self.lifelong_mlp)
       q = jnp.broadcast_to(self.lifelong_queries[...], (memory.shape[0], *self.lifelong_queries.shape))
       for block in self.qformer:
         q = block(q, memory, memory_seg)
@@ -263,15 +261,15 @@ class OneRec(nnx.Module):
       new_cache.append(layer_cache)
     return self.head(self.decoder_norm(x[:, 0])).astype(jnp.float32), new_cache
 
-  def __call__(self, batch) -> tuple[jax.Array, dict[str, dict]]:
+  def __call__(self, batch: OneRecBatch) -> tuple[jax.Array, dict[str, dict]]:
     """Teacher-forced logits and {MoE layer path: aux dict}.
 
-    Returns logits [b, l, v] for batch['target_sid'] [b, l]; in multi-target mode (targets_per_window =
+    Returns logits [b, l, v] for batch.target_sid [b, l]; in multi-target mode (targets_per_window =
     m > 0) [b * m, l, v] for target_sid [b, m, l], row r * m + i being window r's i-th target.
     """
     c = self.config
     encoded, segment_ids, enc_aux = self.encode(batch)
-    target_sid = batch["target_sid"]
+    target_sid = batch.target_sid
     cross_limit = None
     if c.targets_per_window:
       b, m, l = target_sid.shape

@@ -51,8 +51,8 @@ class OneRecTask:
   def loss(self, model, batch, step):
     del step  # dropout draws from the model's RNG state, which the checkpoint holds
     logits, aux = model(batch)
-    targets = batch["target_sid"].reshape(-1, batch["target_sid"].shape[-1])  # multi-target: [b * m, l]
-    weights = batch["target_mask"].reshape(-1) if "target_mask" in batch else None
+    targets = batch.target_sid.reshape(-1, batch.target_sid.shape[-1])  # multi-target: [b * m, l]
+    weights = None if batch.target_mask is None else batch.target_mask.reshape(-1)
     loss, metrics = semantic_id_loss(logits, targets, self.config.train.loss_reduction, weights)
     return loss, metrics, aux
 
@@ -60,11 +60,10 @@ class OneRecTask:
     m = self.run.model_config.targets_per_window
     rows, pos = self.examples.user_rows[indices], self.examples.target_pos[indices]
     if m:
-      out = self.run.builder.window_batch(rows, pos, m, self.config.data.min_history)
+      batch, _ = self.run.builder.window_batch(rows, pos, m, self.config.data.min_history)
     else:
-      out = self.run.builder.batch(Examples(rows, pos))
-    out.pop("target_item")  # host-side only
-    return out
+      batch, _ = self.run.builder.batch(Examples(rows, pos))
+    return batch  # the target items stay on the host
 
   def evaluate(self, graphdef, state, split: str) -> dict:
     return evaluate_run(self.run, graphdef, state, dataclasses.replace(self.config.eval, split=split))

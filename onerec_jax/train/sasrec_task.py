@@ -19,28 +19,29 @@ from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.full_ranking import target_ranks
 from onerec_jax.evaluation.metrics import metrics_from_ranks
 from onerec_jax.input import pipeline, windows
+from onerec_jax.input.batches import SasrecBatch
 from onerec_jax.input.datasets import load_sequences
 from onerec_jax.losses.sampled_softmax import sample_negatives, sampled_softmax_loss
 from onerec_jax.models.sasrec import SASRec
 
 
-def sasrec_loss(model: SASRec, batch: dict, key: jax.Array, num_items: int, num_negatives: int,
+def sasrec_loss(model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: int, num_negatives: int,
                 negatives_per: str) -> tuple[jax.Array, dict]:
-  """Sampled-softmax loss of a window batch {'inputs','targets' [b, t] int32, 'mask' [b, t] bool}.
+  """Sampled-softmax loss of a window batch (inputs, targets [b, t] int32, mask [b, t] bool).
 
   `key` gives the negatives (fold 0) and the dropout masks (fold 1).
   """
-  b, t = batch["inputs"].shape
+  b, t = batch.inputs.shape
   shape = {"position": (b, t, num_negatives), "sequence": (b, num_negatives), "batch": (num_negatives,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), num_items, shape)
   model.train()
-  queries = model.encode(batch["inputs"], nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
+  queries = model.encode(batch.inputs, nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
   if negatives_per == "position":  # normalise the table once, then gather b x t x m rows of it
     negative_vectors = model.item_vectors(jnp.arange(num_items))[negatives]
   else:
     negative_vectors = model.item_vectors(negatives)
-  return sampled_softmax_loss(queries, model.item_vectors(batch["targets"]), batch["targets"], negative_vectors,
-                              negatives, batch["mask"])
+  return sampled_softmax_loss(queries, model.item_vectors(batch.targets), batch.targets, negative_vectors,
+                              negatives, batch.mask)
 
 
 def make_score_fn(graphdef):
@@ -85,8 +86,8 @@ class SasrecTask:
 
   def batch(self, indices):
     s = self.model_config
-    return windows.gather_windows(self.data, self.rows[indices], self.ends[indices], s.max_len, self.stride,
-                                  self.config.data.min_history)
+    return SasrecBatch(**windows.gather_windows(self.data, self.rows[indices], self.ends[indices], s.max_len,
+                                                self.stride, self.config.data.min_history))
 
   def evaluate(self, graphdef, state, split: str) -> dict:
     e = self.config.eval

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from onerec_jax.input.batches import OneRecBatch, Pathway
+
 from onerec_jax.decoding.beam_search import NEG_INF, assert_legal, beam_search_cached, legal_rate
 from onerec_jax.decoding.generate import generate
 from onerec_jax.models.onerec import OneRec, decoder_inputs
@@ -24,16 +26,17 @@ def _config(**kw):
 
 
 def _batch(rng, cfg, b=B):
-  batch = {"user_id": rng.integers(0, 20, b).astype(np.int32),
-           "static": np.stack([rng.integers(0, 3, b), rng.integers(0, 2, b)], 1).astype(np.int32)}
+  user_id = rng.integers(0, 20, b).astype(np.int32)
+  static = np.stack([rng.integers(0, 3, b), rng.integers(0, 2, b)], 1).astype(np.int32)
+  pathways = {}
   for name, n in (("short", cfg.short_len), ("positive", cfg.positive_len), ("lifelong", cfg.lifelong_len)):
     items = rng.integers(0, ITEMS, (b, n)).astype(np.int32)
     items[0, :2] = -1  # padding in the first row
-    batch.update({f"{name}_items": items, f"{name}_sids": rng.integers(0, V, (b, n, L)).astype(np.int32),
-                  f"{name}_category": rng.integers(0, 4, (b, n)).astype(np.int32),
-                  f"{name}_author": rng.integers(0, 6, (b, n)).astype(np.int32),
-                  f"{name}_feedback": rng.random((b, n, 2)).astype(np.float32)})
-  return batch
+    pathways[name] = Pathway(items=items, sids=rng.integers(0, V, (b, n, L)).astype(np.int32),
+                             category=rng.integers(0, 4, (b, n)).astype(np.int32),
+                             author=rng.integers(0, 6, (b, n)).astype(np.int32),
+                             feedback=rng.random((b, n, 2)).astype(np.float32))
+  return OneRecBatch(user_id=user_id, static=static, **pathways)
 
 
 def _sharpen(model):
@@ -152,10 +155,10 @@ def test_beams_of_a_request_do_not_depend_on_the_others(setup):
   fn = _generate_fn(model, children, leaf, w, True)
   batch = _batch(np.random.default_rng(4), cfg)
   other = _batch(np.random.default_rng(7), cfg)
-  mixed = {k: np.concatenate([other[k][:1], batch[k][1:2], other[k][2:]]) for k in batch}
+  mixed = jax.tree.map(lambda o, x: np.concatenate([o[:1], x[1:2], o[2:]]), other, batch)
   out, out_mixed = fn(batch), fn(mixed)
   _assert_same_beams(jax.tree.map(lambda x: x[1:2], out), jax.tree.map(lambda x: x[1:2], out_mixed))
   assert not np.array_equal(np.asarray(out.sids[0]), np.asarray(out_mixed.sids[0])), "row 0 did change"
-  alone = _generate_fn(model, children, leaf, w, True)({k: v[1:2] for k, v in batch.items()})
+  alone = _generate_fn(model, children, leaf, w, True)(jax.tree.map(lambda v: v[1:2], batch))
   _assert_same_beams(alone, jax.tree.map(lambda x: x[1:2], out))
   assert legal_rate(out, children, leaf) == 1.0

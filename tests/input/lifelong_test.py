@@ -52,7 +52,7 @@ def test_builder_compresses_only_the_past(history):
                            lifelong_compression="hkmeans", lifelong_history=history)
   out = builder.history_before(np.array([0, 0]), np.array([100, 30]))
   for b, target in enumerate((100, 30)):
-    items = out["lifelong_items"][b]
+    items = out.lifelong.items[b]
     kept = items[items >= 0]
     assert 1 <= len(kept) <= 6 and len(set(kept.tolist())) == len(kept)
     assert (kept < target).all()  # nothing at or after the target
@@ -60,4 +60,5 @@ def test_builder_compresses_only_the_past(history):
       assert (kept >= target - history).all()
     assert (items[:6 - len(kept)] == -1).all()  # right-aligned, -1 padding in front
   # The far group (items 60..) is represented when the history covers it.
-  assert (out["lifelong_items"][0] >= 60).any() and (out["lifelong_items"][0][out["lifelong_items"][0] >= 0] < 60).any()
+  first = out.lifelong.items[0]
+  assert (first >= 60).any() and (first[first >= 0] < 60).any()

@@ -8,11 +8,13 @@ anything after it, in the encoder's input.
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
+from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.input.features import FeatureBuilder
 from onerec_jax.input.sequences import SequenceDataset
 from onerec_jax.models.onerec import OneRec, decoder_inputs
@@ -29,18 +31,18 @@ def _config(**kw):
 
 
 def _batch(rng):
-  batch = {"user_id": rng.integers(0, 20, B).astype(np.int32),
-           "static": rng.integers(0, 3, (B, 1)).astype(np.int32),
-           "target_sid": rng.integers(0, V, (B, M, L)).astype(np.int32),
-           "target_mask": np.ones((B, M), bool)}
+  pathways = {}
   for name, n in (("short", T), ("positive", 3), ("lifelong", 5)):
     items = rng.integers(0, 50, (B, n)).astype(np.int32)
     items[0, :1] = -1
-    batch.update({f"{name}_items": items, f"{name}_sids": rng.integers(0, V, (B, n, L)).astype(np.int32),
-                  f"{name}_category": rng.integers(0, 4, (B, n)).astype(np.int32),
-                  f"{name}_author": rng.integers(0, 6, (B, n)).astype(np.int32),
-                  f"{name}_feedback": rng.random((B, n, 2)).astype(np.float32)})
-  return batch
+    pathways[name] = Pathway(items=items, sids=rng.integers(0, V, (B, n, L)).astype(np.int32),
+                             category=rng.integers(0, 4, (B, n)).astype(np.int32),
+                             author=rng.integers(0, 6, (B, n)).astype(np.int32),
+                             feedback=rng.random((B, n, 2)).astype(np.float32))
+  return OneRecBatch(user_id=rng.integers(0, 20, B).astype(np.int32),
+                     static=rng.integers(0, 3, (B, 1)).astype(np.int32),
+                     target_sid=rng.integers(0, V, (B, M, L)).astype(np.int32), target_mask=np.ones((B, M), bool),
+                     **pathways)
 
 
 @pytest.fixture(scope="module", params=[0, 2], ids=["dense", "moe"])
@@ -51,12 +53,12 @@ def model(request):
 
 def _perturb_from(batch, column, rng):
   """A copy with every short-window column >= `column` replaced by other interactions."""
-  out = {k: np.array(v) for k, v in batch.items()}
-  out["short_items"][:, column:] = rng.integers(0, 50, out["short_items"][:, column:].shape)
-  out["short_sids"][:, column:] = rng.integers(0, V, out["short_sids"][:, column:].shape)
-  out["short_category"][:, column:] = (out["short_category"][:, column:] + 1) % 4
-  out["short_feedback"][:, column:] += 1.0
-  return out
+  short = jax.tree.map(np.array, batch.short)
+  short.items[:, column:] = rng.integers(0, 50, short.items[:, column:].shape)
+  short.sids[:, column:] = rng.integers(0, V, short.sids[:, column:].shape)
+  short.category[:, column:] = (short.category[:, column:] + 1) % 4
+  short.feedback[:, column:] += 1.0
+  return batch.replace(short=short)
 
 
 def test_targets_do_not_see_their_future(model):
@@ -76,7 +78,7 @@ def test_last_target_equals_generation_decoding(model):
   batch = _batch(np.random.default_rng(1))
   logits = np.asarray(model(batch)[0]).reshape(B, M, L, V)
   encoded, segment_ids, _ = model.encode(batch)
-  tokens = decoder_inputs(jnp.asarray(batch["target_sid"][:, -1, :-1]), V)
+  tokens = decoder_inputs(jnp.asarray(batch.target_sid[:, -1, :-1]), V)
   full, _ = model.decode(tokens, model.cross_kv(encoded), segment_ids)  # every encoder token visible
   np.testing.assert_allclose(logits[:, -1], np.asarray(full), atol=1e-5, rtol=1e-5)
 
@@ -102,23 +104,23 @@ def test_window_batch_never_feeds_a_target_to_the_encoder():
   sids = np.stack([np.arange(36), np.arange(36) % 3], 1).astype(np.int32)
   builder = FeatureBuilder(data, sids, short_len=T, positive_len=3, lifelong_len=4)
   rows, ends = np.array([0, 0, 1, 2]), np.array([9, 5, 6, 2])
-  batch = builder.window_batch(rows, ends, M, min_history=1)
+  batch, target_item = builder.window_batch(rows, ends, M, min_history=1)
   for r, (row, end) in enumerate(zip(rows, ends)):
-    targets = batch["target_item"][r][batch["target_mask"][r]]
+    targets = target_item[r][batch.target_mask[r]]
     first_target = end - M + 1
     np.testing.assert_array_equal(targets, data.items[row, max(first_target, 1):end + 1])
-    short = batch["short_items"][r]
+    short = batch.short.items[r]
     assert short.max() < data.items[row, end]  # the window ends before the last target
     np.testing.assert_array_equal(short[short >= 0], data.items[row, max(end - T, 0):end])
-    for name in ("positive_items", "lifelong_items"):  # context: before the first target only
-      context = batch[name][r]
+    for name in ("positive", "lifelong"):  # context: before the first target only
+      context = getattr(batch, name).items[r]
       assert (context[context >= 0] < data.items[row, max(first_target, 0)]).all(), (name, r)
     # Window column j holds the input of target j - (T - M): its target is the next item.
     for i in range(M):
-      if batch["target_mask"][r, i]:
-        assert batch["target_item"][r, i] == short[T - M + i] + 1
-  assert not batch["target_mask"][3, :M - 2].any()  # positions < min_history are masked out
-  np.testing.assert_array_equal(batch["target_sid"][0, -1], sids[data.items[0, 9]])
+      if batch.target_mask[r, i]:
+        assert target_item[r, i] == short[T - M + i] + 1
+  assert not batch.target_mask[3, :M - 2].any()  # positions < min_history are masked out
+  np.testing.assert_array_equal(batch.target_sid[0, -1], sids[data.items[0, 9]])
 
 
 def test_config_bounds():

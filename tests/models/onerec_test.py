@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.models.onerec import OneRec, decoder_inputs
 from onerec_jax.models.sizes import model_config
 from onerec_jax.sharding.rules import make_mesh, mesh_context
@@ -21,17 +22,17 @@ def _config(**kw):
 
 
 def _batch(rng, cfg):
-  batch = {"user_id": rng.integers(0, 20, B).astype(np.int32),
-           "static": np.stack([rng.integers(0, 3, B), rng.integers(0, 2, B)], 1).astype(np.int32),
-           "target_sid": rng.integers(0, V, (B, L)).astype(np.int32)}
+  pathways = {}
   for name, n in (("short", cfg.short_len), ("positive", cfg.positive_len), ("lifelong", cfg.lifelong_len)):
     items = rng.integers(0, 50, (B, n)).astype(np.int32)
     items[0, :2] = -1  # padding in the first row
-    batch.update({f"{name}_items": items, f"{name}_sids": rng.integers(0, V, (B, n, L)).astype(np.int32),
-                  f"{name}_category": rng.integers(0, 4, (B, n)).astype(np.int32),
-                  f"{name}_author": rng.integers(0, 6, (B, n)).astype(np.int32),
-                  f"{name}_feedback": rng.random((B, n, 2)).astype(np.float32)})
-  return batch
+    pathways[name] = Pathway(items=items, sids=rng.integers(0, V, (B, n, L)).astype(np.int32),
+                             category=rng.integers(0, 4, (B, n)).astype(np.int32),
+                             author=rng.integers(0, 6, (B, n)).astype(np.int32),
+                             feedback=rng.random((B, n, 2)).astype(np.float32))
+  return OneRecBatch(user_id=rng.integers(0, 20, B).astype(np.int32),
+                     static=np.stack([rng.integers(0, 3, B), rng.integers(0, 2, B)], 1).astype(np.int32),
+                     target_sid=rng.integers(0, V, (B, L)).astype(np.int32), **pathways)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,9 @@ def test_shapes_and_aux(model_and_batch):
 def test_decoder_is_causal(model_and_batch):
   model, _, batch = model_and_batch
   logits, _ = model(batch)
-  changed = dict(batch, target_sid=batch["target_sid"].copy())
-  changed["target_sid"][:, 1:] = (changed["target_sid"][:, 1:] + 1) % V
+  target = batch.target_sid.copy()
+  target[:, 1:] = (target[:, 1:] + 1) % V
+  changed = batch.replace(target_sid=target)
   logits2, _ = model(changed)
   np.testing.assert_allclose(logits[:, :2], logits2[:, :2], atol=1e-5)  # position 1 sees token 0 only
   assert not np.allclose(logits[:, 2], logits2[:, 2], atol=1e-4)
@@ -65,9 +67,10 @@ def test_decoder_is_causal(model_and_batch):
 
 def test_padding_content_is_ignored(model_and_batch):
   model, _, batch = model_and_batch
-  changed = {k: v.copy() for k, v in batch.items()}
-  changed["short_sids"][0, :2] = (changed["short_sids"][0, :2] + 3) % V  # only padded slots change
-  changed["short_feedback"][0, :2] += 5.0
+  sids, feedback = batch.short.sids.copy(), batch.short.feedback.copy()
+  sids[0, :2] = (sids[0, :2] + 3) % V  # only padded slots change
+  feedback[0, :2] += 5.0
+  changed = batch.replace(short=batch.short.replace(sids=sids, feedback=feedback))
   np.testing.assert_allclose(model(batch)[0], model(changed)[0], atol=1e-5)
 
 
@@ -107,7 +110,7 @@ def test_train_step_with_dropout_advances_rng_and_stays_finite():
 
     def loss_fn(model, batch, step):
       logits, aux = model(batch)
-      loss, metrics = semantic_id_loss(logits, batch["target_sid"])
+      loss, metrics = semantic_id_loss(logits, batch.target_sid)
       return loss, metrics, aux
 
     step = jax.jit(make_train_step(graphdef, tx, loss_fn, router_bias_step=1e-3))

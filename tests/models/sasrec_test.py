@@ -14,6 +14,7 @@ from flax import nnx
 
 from experiments import registry
 from experiments.registry import build_config
+from onerec_jax.input.batches import SasrecBatch
 from onerec_jax.losses.sampled_softmax import sampled_softmax_loss
 from onerec_jax.models.sasrec import SASRec, SasrecConfig
 
@@ -161,14 +162,14 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   graphdef, state = init_state(model, tx)
   rng = np.random.default_rng(0)
   inputs = rng.integers(-1, 30, size=(3, 6)).astype(np.int32)
-  batch = {"inputs": jnp.asarray(inputs), "targets": jnp.asarray(rng.integers(0, 30, size=(3, 6)), jnp.int32),
-           "mask": jnp.asarray(inputs >= 0)}
+  batch = SasrecBatch(inputs=jnp.asarray(inputs), targets=jnp.asarray(rng.integers(0, 30, size=(3, 6)), jnp.int32),
+                      mask=jnp.asarray(inputs >= 0))
   step = make_train_step(graphdef, tx, task.loss)
   _, metrics = step(state, batch)
   key = jax.random.fold_in(jax.random.key(7), 0)
   shape = {"position": (3, 6, 5), "sequence": (3, 5), "batch": (5,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), 30, shape)
-  queries = model.encode(batch["inputs"])
-  expected, _ = sampled_softmax_loss(queries, model.item_vectors(batch["targets"]), batch["targets"],
-                                     model.item_vectors(negatives), negatives, batch["mask"])
+  queries = model.encode(batch.inputs)
+  expected, _ = sampled_softmax_loss(queries, model.item_vectors(batch.targets), batch.targets,
+                                     model.item_vectors(negatives), negatives, batch.mask)
   assert float(metrics["loss"]) == pytest.approx(float(expected), rel=1e-5)
