@@ -12,9 +12,6 @@ from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
 
 
-FAMILIES = ["onerec", "sasrec"]  # model families (onerec_jax.train.families); a new family appends its name
-
-
 @dataclasses.dataclass(kw_only=True)
 class ExperimentConfig:
   """Everything one run needs; `--config.<subsystem>.<field>=value` overrides any leaf."""
@@ -31,8 +28,9 @@ class ExperimentConfig:
 
   def validate(self) -> "ExperimentConfig":
     """Validates every part the family uses and the cross-part constraints; returns self."""
-    if self.family not in FAMILIES:
-      raise ValueError(f"family={self.family!r} is unknown; known: {FAMILIES}")
+    from onerec_jax.train.families import family_names  # late: the families import this module
+    if self.family not in family_names():
+      raise ValueError(f"family={self.family!r} is unknown; known: {family_names()}")
     self.data.validate()
     self.train.validate()
     self.eval.validate()

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from onerec_jax.evaluation.evaluator import make_generate_fn
-from onerec_jax.evaluation.metrics import dedupe_ranked
+from onerec_jax.decoding.beam_search import ranked_items
 from onerec_jax.sharding.rules import mesh_context
 
 
@@ -47,7 +47,7 @@ class Recommender:
 
     Returns:
       items [b, k] int (-1 where fewer than k valid items were generated) and their log-probabilities
-      [b, k] under the model.
+      [b, k] under the model (NEG_INF for -1).
     """
     rows = np.asarray(user_rows, np.int32)
     data = self.run.data
@@ -60,8 +60,5 @@ class Recommender:
     with mesh_context(self.mesh, self.config.train.sharding_rules):
       out = self._generate[beams](self.state, self.run.builder.history_before(rows, pos), self._children,
                                   self._leaf)
-    items, scores = np.asarray(out.items), np.asarray(out.scores)
-    top = dedupe_ranked(items, k)
-    score_of = [dict(zip(i.tolist(), s.tolist())) for i, s in zip(items, scores)]
-    top_scores = np.array([[score_of[r].get(int(i), -np.inf) for i in row] for r, row in enumerate(top)])
-    return top, top_scores
+    items, scores = ranked_items(out, k)  # distinct items, best first
+    return np.asarray(items), np.asarray(scores)

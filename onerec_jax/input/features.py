@@ -87,10 +87,16 @@ class FeatureBuilder:
     positions = target_pos[:, None] - length + np.arange(length)[None, :]
     return self._gather(rows, np.where(positions >= 0, positions, -1))
 
-  def history_before(self, rows: np.ndarray, target_pos: np.ndarray) -> OneRecBatch:
-    """Features of users `rows` [b] at positions `target_pos` [b] (no target): what inference reads."""
+  def history_before(self, rows: np.ndarray, target_pos: np.ndarray,
+                     short_end: np.ndarray | None = None) -> OneRecBatch:
+    """Features of users `rows` [b] at positions `target_pos` [b] (no target): what inference reads.
+
+    `short_end` [b] (default target_pos): the short pathway ends before this position instead; the
+    multi-target window reaches past the context pathways' cut (see `window_batch`).
+    """
     rows = np.asarray(rows, np.int32)
     target_pos = np.asarray(target_pos, np.int32)
+    short_end = target_pos if short_end is None else np.asarray(short_end, np.int32)
     lifelong = positive = None
     if self.lifelong_len and self.lifelong_compression == "hkmeans":
       lifelong = self._compressed_lifelong(rows, target_pos)
@@ -102,7 +108,7 @@ class FeatureBuilder:
       positive = self._gather(rows, np.where(idx >= 0, self._positive_positions[rows[:, None], np.maximum(idx, 0)], -1))
     return OneRecBatch(user_id=self.data.user_ids[rows].astype(np.int64).astype(np.int32),
                        static=self.data.user_static[rows].astype(np.int32),
-                       short=self._last(rows, target_pos, self.short_len), positive=positive, lifelong=lifelong)
+                       short=self._last(rows, short_end, self.short_len), positive=positive, lifelong=lifelong)
 
   def batch(self, examples: Examples, indices: np.ndarray | None = None) -> tuple[OneRecBatch, np.ndarray]:
     """(features with target_sid [b, l], target_item [b]) for examples[indices] (one target each)."""
@@ -132,12 +138,12 @@ class FeatureBuilder:
     rows = np.asarray(rows, np.int32)
     ends = np.asarray(ends, np.int32)
     first = ends - num_targets + 1
-    context = self.history_before(rows, np.maximum(first, 0))  # pathways before the first target
+    # Context pathways before the first target; the window: everything before the last target.
+    context = self.history_before(rows, np.maximum(first, 0), short_end=ends)
     positions = first[:, None] + np.arange(num_targets)[None, :]  # [b, m]
     mask = positions >= max(min_history, 1)
     target = np.where(mask, self.data.items[rows[:, None], np.maximum(positions, 0)], -1).astype(np.int32)
     batch = context.replace(
-        short=self._last(rows, ends, self.short_len),  # the window: everything before the last target
         target_sid=np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32),
         target_mask=mask)
     return batch, target

@@ -1,7 +1,7 @@
 """Model families: ExperimentConfig.family -> the Task that trains it through the one engine.
 
 A family is a factory `(config, workdir) -> Task` (onerec_jax.train.task). Adding one is a `register`
-call (and a name in onerec_jax.config.FAMILIES so configs validate); the engine needs no change.
+call (ExperimentConfig.validate accepts the registered names); the engine needs no change.
 """
 
 from __future__ import annotations
@@ -28,6 +28,16 @@ _FACTORIES: dict[str, Callable[[ExperimentConfig, str | None], Task]] = {"onerec
 def register(name: str, factory: Callable[[ExperimentConfig, str | None], Task]) -> None:
   """Adds (or replaces) a family's Task factory."""
   _FACTORIES[name] = factory
+
+
+def unregister(name: str) -> None:
+  """Removes a family (tests that register a toy family)."""
+  _FACTORIES.pop(name, None)
+
+
+def family_names() -> list[str]:
+  """The registered family names."""
+  return sorted(_FACTORIES)
 
 
 def make_task(config: ExperimentConfig, workdir: str | None) -> Task:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from onerec_jax import config as config_lib
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.train import families
@@ -78,9 +77,8 @@ class ToyTask:
 @pytest.fixture(autouse=True)
 def toy_family():
   families.register("toy", ToyTask)
-  config_lib.FAMILIES.append("toy")
   yield
-  config_lib.FAMILIES.remove("toy")
+  families.unregister("toy")
 
 
 def _config(num_steps):
