@@ -1,6 +1,7 @@
-r"""Evaluates the latest checkpoint of a training run and writes WORKDIR/metrics.json.
+r"""Evaluates the latest checkpoint of a training run and writes WORKDIR/metrics.json (or --out).
 
-  python -m experiments.evaluate --experiment=quickstart --workdir=/tmp/qs [--config.eval.split=valid ...]
+  python -m experiments.evaluate --experiment=quickstart --workdir=/tmp/qs [--out=FILE] \
+      [--config.eval.split=valid --config.eval.num_beams=50 ...]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from onerec_jax.config_overrides import split_config_args
 
 _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
+_OUT = common_flags.OUT  # the metrics JSON to write (default WORKDIR/metrics.json)
 _STEP = flags.DEFINE_integer("step", None, "checkpoint step (default: the latest)")
 _OVERRIDES: list[str] = []
 
@@ -31,7 +33,7 @@ def main(argv):
     raise app.UsageError("--workdir is required")
   from onerec_jax.evaluation.evaluator import format_results
   from onerec_jax.train.trainer import evaluate_workdir
-  results = evaluate_workdir(_WORKDIR.value, _EXPERIMENT.value, _OVERRIDES, _STEP.value)
+  results = evaluate_workdir(_WORKDIR.value, _EXPERIMENT.value, _OVERRIDES, _STEP.value, _OUT.value)
   print(format_results(results))
   print(json.dumps(results, indent=1, default=float))
 

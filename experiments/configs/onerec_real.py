@@ -24,7 +24,7 @@ tests run on the same data.
 
 from __future__ import annotations
 
-from experiments.registry import register
+from experiments.registry import Sweep, register, register_sweep
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
@@ -84,3 +84,56 @@ def onerec_ml1m_tiny() -> ExperimentConfig:
   config.eval = EvalConfig(num_beams=64, ks=(10, 50), batch_size=64, max_users=500, protocol="hstu",
                              exclude="window")
   return config
+
+
+@register_sweep("onerec_beauty_ablations", "onerec_beauty ablations at 2,000 steps: ID vectors, RQ-VAE, MoE, "
+                "static pathway, the report's design, beam width")
+def onerec_beauty_ablations() -> Sweep:
+  """The issue-9 ablation rows on Beauty, each against `base` (onerec_beauty at a shorter budget).
+
+  python -m experiments.sweep --sweep=onerec_beauty_ablations --workdir=~/runs/beauty_ablations \
+      --data_dir=../shared/data
+  """
+  return Sweep(
+      experiment="onerec_beauty",
+      base=("train.num_steps=2000", "train.checkpoint_every=500"),
+      runs={
+          "base": (),
+          "beam_10": ("eval.num_beams=10",),
+          "beam_50": ("eval.num_beams=50",),
+          "static_off": ("model.static_pathway=off",),  # no user-id token: a learned start token
+          # Equal activated parameters: 4 experts of the dense width (512), one per token.
+          "moe_4e_top1": ("model.num_experts=4", "model.num_experts_per_token=1"),
+          "ids_aligned": ("tokenizer.item_vectors=aligned",),
+          "ids_collaborative": ("tokenizer.item_vectors=collaborative",),
+          "ids_rq_vae": ("tokenizer.method=rq_vae",),
+          # The report's one-encoder-pass-per-target design at about the base's wall time (0.39 s per
+          # step against 1.04 s measured side by side in onerec_beauty_design_bench.json).
+          "report_design": ("model.targets_per_window=0", "train.num_steps=5000"),
+      },
+      evaluate_from={"beam_10": "base", "beam_50": "base"},
+      metrics=("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
+
+
+@register_sweep("onerec_ml1m_ablations", "onerec_ml1m ablations at 1,500 steps: lifelong pathway (last-N vs "
+                "hierarchical k-means), static pathway")
+def onerec_ml1m_ablations() -> Sweep:
+  """ML-1M rows: the lifelong pathway beside a 50-item short window (last 64 interactions vs 64
+  hierarchical k-means representatives of the whole history, as the report), and the static pathway off.
+
+  python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
+      --data_dir=../shared/data
+  """
+  short = ("model.short_len=50", "model.targets_per_window=25")
+  lifelong = short + ("model.lifelong_len=64", "model.lifelong_queries=16")
+  return Sweep(
+      experiment="onerec_ml1m",
+      base=("train.num_steps=1500", "train.checkpoint_every=500"),
+      runs={
+          "base": (),
+          "static_off": ("model.static_pathway=off",),
+          "short50": short,
+          "short50_lifelong_last64": lifelong + ("model.lifelong_compression=last",),
+          "short50_lifelong_hkmeans64": lifelong + ("model.lifelong_compression=hkmeans",),
+      },
+      metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"))

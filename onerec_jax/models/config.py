@@ -23,6 +23,9 @@ class ModelConfig:
   router_bias_step: float = 1e-3  # auxiliary-loss-free balancing: bias step per training step
   dropout_rate: float = 0.0  # dropout on residual branches
   embed_dim: int = 32  # width of each sparse-feature embedding (the report uses 64)
+  # The static pathway (one token): 'all' = user id + the dataset's static features, 'features' = the
+  # static features without the user id, 'off' = a learned start token only (the pathway ablated).
+  static_pathway: str = "all"
   # Encoder pathway lengths (tokens).
   short_len: int = 20  # short-term pathway: the last interactions
   positive_len: int = 32  # positive-feedback pathway: the last high-engagement interactions
@@ -87,6 +90,8 @@ class ModelConfig:
       raise ValueError(f"model.lifelong_compression must be 'last' or 'hkmeans', got {self.lifelong_compression!r}")
     if self.lifelong_len and self.lifelong_queries < 1:
       raise ValueError("model.lifelong_queries must be >= 1 when lifelong_len > 0")
+    if self.static_pathway not in ("all", "features", "off"):
+      raise ValueError(f"model.static_pathway must be all|features|off, got {self.static_pathway!r}")
     if self.dtype not in ("float32", "bfloat16"):
       raise ValueError(f"model.dtype must be float32 or bfloat16, got {self.dtype!r}")
     if self.attention_impl not in ("auto", "reference", "xla", "pallas"):

@@ -110,9 +110,15 @@ class OneRec(nnx.Module):
     dtype = jnp.dtype(c.dtype)
     self.dtype = dtype
     self.interaction = InteractionEmbedding(c, rngs)
-    self.user = _embed(c.num_users, c.embed_dim, rngs)
-    self.static = nnx.List([_embed(v, c.embed_dim, rngs) for v in c.static_vocab_sizes])
-    self.static_mlp = FeatureMLP(c.embed_dim * (1 + len(c.static_vocab_sizes)), d, rngs)
+    self.user = _embed(c.num_users, c.embed_dim, rngs) if c.static_pathway == "all" else None
+    vocabs = c.static_vocab_sizes if c.static_pathway != "off" else ()
+    self.static = nnx.List([_embed(v, c.embed_dim, rngs) for v in vocabs])
+    width = c.embed_dim * (len(vocabs) + (self.user is not None))
+    if width:
+      self.static_mlp = FeatureMLP(width, d, rngs)
+    else:  # static pathway off: a learned start token keeps one always-visible encoder position
+      self.static_mlp = None
+      self.start_token = nnx.Param(logical_init(nnx.initializers.normal(0.02), ("embed",))(rngs.params(), (d,)))
     self.short_mlp = FeatureMLP(self.interaction.width, d, rngs)
     self.positive_mlp = FeatureMLP(self.interaction.width, d, rngs) if c.positive_len else None
     if c.lifelong_len:
@@ -163,10 +169,15 @@ class OneRec(nnx.Module):
     """
     c = self.config
     causal = c.targets_per_window > 0
-    user = self.user(batch.user_id % c.num_users)
-    statics = [user] + [emb(batch.static[:, i]) for i, emb in enumerate(self.static)]
-    tokens = [self.static_mlp(jnp.concatenate(statics, axis=-1))[:, None, :]]
-    segments = [jnp.ones((user.shape[0], 1), jnp.int32)]
+    b = batch.user_id.shape[0]
+    statics = [emb(batch.static[:, i]) for i, emb in enumerate(self.static)]
+    if self.user is not None:
+      statics.insert(0, self.user(batch.user_id % c.num_users))
+    if self.static_mlp is not None:
+      tokens = [self.static_mlp(jnp.concatenate(statics, axis=-1))[:, None, :]]
+    else:
+      tokens = [jnp.broadcast_to(self.start_token[...], (b, 1, self.start_token.shape[0]))]
+    segments = [jnp.ones((b, 1), jnp.int32)]
     short = self._pathway(batch.short, self.short_mlp)
     if not causal:  # the report's order; the causal encoder puts the window last (context first)
       tokens.append(short[0]), segments.append(short[1])

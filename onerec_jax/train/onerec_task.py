@@ -44,6 +44,7 @@ class OneRecTask:
     self.example_unit = f"windows of {m} targets" if m else "examples (one target each)"
     mc = self.run.model_config
     self.router_bias_step = mc.router_bias_step if mc.num_experts else 0.0
+    self.experts = (mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0)
 
   def build_model(self):
     return build_model(self.run.model_config, self.config.train.seed)

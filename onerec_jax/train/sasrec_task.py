@@ -61,6 +61,7 @@ class SasrecTask:
 
   family = "sasrec"
   router_bias_step = 0.0
+  experts = (0, 0)
 
   def __init__(self, config: ExperimentConfig, workdir: str | None):
     del workdir

@@ -22,6 +22,7 @@ class Task(Protocol):
   num_examples: int  # training examples per epoch (targets, or windows of targets)
   example_unit: str  # what one example is, for logs ('examples', 'windows of 10 targets', ...)
   router_bias_step: float  # auxiliary-loss-free MoE balancing step (0 = no MoE / off)
+  experts: tuple[int, int]  # (experts per MoE layer, experts per token); (0, 0) = dense (parameter counts)
 
   def build_model(self) -> nnx.Module:
     """The model, built inside `mesh_context` (parameters carry logical-axis shardings)."""

@@ -23,6 +23,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.config_overrides import apply_overrides
 from onerec_jax.input import pipeline
+from onerec_jax.models.parameter_count import count_parameters
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train import checkpointing
 from onerec_jax.train.checkpointing import build_state, restore_run, save_config
@@ -61,8 +62,10 @@ class _Summaries:
       self.writer.close()
 
 
-def evaluate_workdir(workdir: str, experiment: str | None = None, overrides=(), step: int | None = None) -> dict:
-  """Evaluates a run's checkpoint (latest by default) on eval.split and writes workdir/metrics.json."""
+def evaluate_workdir(workdir: str, experiment: str | None = None, overrides=(), step: int | None = None,
+                     out: str | None = None) -> dict:
+  """Evaluates a run's checkpoint (latest by default) on eval.split; writes `out` (default
+  workdir/metrics.json)."""
   config, task, graphdef, state, mesh = restore_run(workdir, step)
   if experiment and config.name and experiment != config.name:
     raise ValueError(f"{workdir} was trained as {config.name!r}, not {experiment!r}")
@@ -72,7 +75,10 @@ def evaluate_workdir(workdir: str, experiment: str | None = None, overrides=(), 
   with mesh_context(mesh, config.train.sharding_rules):
     results = task.evaluate(graphdef, state, config.eval.split)
   results["checkpoint_step"] = int(state.step)
-  _write_json(os.path.join(workdir, METRICS_FILE), results)
+  results["evaluated"] = {"workdir": os.path.abspath(workdir), "overrides": list(overrides)}
+  if out and os.path.dirname(out):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+  _write_json(out or os.path.join(workdir, METRICS_FILE), results)
   return results
 
 
@@ -108,8 +114,9 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   logging.info("family %s; mesh %s", config.family, dict(mesh.shape))
   with mesh_context(mesh, tc.sharding_rules):
     graphdef, state, tx = build_state(task, config)
-    num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
-    logging.info("parameters: %d (%.2fM)", num_params, num_params / 1e6)
+    counts = count_parameters(state.params, *task.experts)
+    logging.info("parameters: %d (%.2fM); non-embedding %d, activated non-embedding %d", counts["total"],
+                 counts["total"] / 1e6, counts["non_embedding"], counts["activated_non_embedding"])
     manager = checkpointing.make_manager(workdir, tc.max_checkpoints)
     if manager.latest_step() is not None:
       state = checkpointing.restore(manager, state)
@@ -142,9 +149,15 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     iterator = pipeline.train_iterator(dataset, first, tc.prefetch)
     t0 = time.time()
     last_time, last_step, train_seconds = t0, first, 0.0
+    compiled, flops_per_step = None, 0.0
     try:
       for step in range(first, tc.num_steps):
-        state, metrics = step_fn(state, shard_batch(next(iterator), mesh))
+        batch = shard_batch(next(iterator), mesh)
+        if compiled is None:  # compiled once, ahead of the first step, for XLA's FLOP count
+          compiled = step_fn.lower(state, batch).compile()
+          flops_per_step = xla_flops(compiled)
+          logging.info("train step compiled: %.3g FLOP per step (XLA cost analysis)", flops_per_step)
+        state, metrics = compiled(state, batch)
         done = step + 1
         if done % tc.log_every == 0 or done == tc.num_steps:
           values = {k: float(v) for k, v in jax.device_get(metrics).items()}
@@ -154,9 +167,10 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
           values.update(steps_per_second=steps_per_s, examples_per_second=steps_per_s * tc.batch_size,
                         learning_rate=float(learning_rate_schedule(tc)(done)))
           accuracy = values.get("item_accuracy", values.get("accuracy", float("nan")))
-          logging.info("step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s | ETA %s", done, tc.num_steps,
-                       values["loss"], accuracy, steps_per_s, values["examples_per_second"],
-                       task.example_unit.split(" ")[0], _hms(eta))
+          values["gflops_per_second"] = flops_per_step * steps_per_s / 1e9
+          logging.info("step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s %.3g GFLOP/s | ETA %s", done,
+                       tc.num_steps, values["loss"], accuracy, steps_per_s, values["examples_per_second"],
+                       task.example_unit.split(" ")[0], values["gflops_per_second"], _hms(eta))
           summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
           last_time, last_step = now, done
         if done % tc.checkpoint_every == 0 or done == tc.num_steps:
@@ -180,12 +194,22 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     else:
       results = task.evaluate(graphdef, state, ec.split)
   results["train"] = {"family": config.family, "steps": tc.num_steps, "resumed_from": first,
-                      "seconds_this_run": train_seconds, "parameters": num_params,
+                      "seconds_this_run": train_seconds, "parameters": counts["total"],
+                      "parameter_counts": counts, "batch_size": tc.batch_size,
+                      "xla_flops_per_step": flops_per_step,
                       "epochs": tc.num_steps / max(per_epoch, 1), **task.summary()}
   summaries.scalars(tc.num_steps, {f"eval/{k}": v for k, v in results["model"].items()})
   summaries.close()
   _write_json(os.path.join(workdir, METRICS_FILE), results)
   return results
+
+
+def xla_flops(compiled) -> float:
+  """FLOPs of one call of a compiled function by XLA's cost analysis (0 if the backend gives none)."""
+  cost = compiled.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else {}
+  return float((cost or {}).get("flops", 0.0))
 
 
 def _fmt(metrics: dict) -> str:

@@ -123,3 +123,20 @@ def test_train_step_with_dropout_advances_rng_and_stays_finite():
     assert any(not np.array_equal(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
                                   else a, jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key)
                                   else b) for a, b in zip(before, after)), "dropout RNG / router bias must advance"
+
+
+@pytest.mark.parametrize("pathway", ["all", "features", "off"])
+def test_static_pathway_switch(pathway):
+  """'features' drops the user id, 'off' every static input (a learned start token stays)."""
+  cfg = _config(static_pathway=pathway)
+  with mesh_context(make_mesh()):
+    model = OneRec(cfg, rngs=nnx.Rngs(0))
+  batch = _batch(np.random.default_rng(0), cfg)
+  logits, _ = model(batch)
+  assert logits.shape == (B, L, V) and np.isfinite(np.asarray(logits)).all()
+  assert (model.user is not None) == (pathway == "all")
+  assert len(model.static) == (0 if pathway == "off" else 2)
+  changed = batch.replace(user_id=(batch.user_id + 1) % 20,
+                          static=(batch.static + 1) % np.array([3, 2], np.int32))
+  moved = np.abs(np.asarray(model(changed)[0]) - np.asarray(logits)).max()
+  assert (moved == 0) == (pathway == "off")  # off: the static inputs cannot reach the output

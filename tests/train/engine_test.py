@@ -41,6 +41,7 @@ class ToyTask:
   num_examples = N
   example_unit = "points"
   router_bias_step = 0.0
+  experts = (0, 0)
 
   crash_at_call = 0  # > 0: the batch of that call (= that step, counting from 1) raises, like a killed run
 
