@@ -8,3 +8,4 @@ WORKDIR = flags.DEFINE_string("workdir", None, "run folder: checkpoints, TensorB
 DATA_DIR = flags.DEFINE_string("data_dir", None, "folder of real datasets (default $ONEREC_DATA_DIR)")
 DATASET = flags.DEFINE_string("dataset", None, "dataset name (onerec_jax.input.datasets.dataset_names)")
 OUT = flags.DEFINE_string("out", None, "output file or folder (each entry point says which and its default)")
+LIBRARY_LOGS = flags.DEFINE_bool("library_logs", False, "also print third-party INFO logs (Orbax, grain)")

@@ -13,6 +13,7 @@ from absl import app, flags, logging
 from experiments import common_flags
 
 from onerec_jax.config_overrides import split_config_args
+from onerec_jax.logs import quiet_library_logs
 
 _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
@@ -29,6 +30,7 @@ def parse_flags(argv):
 
 def main(argv):
   del argv
+  quiet_library_logs(not common_flags.LIBRARY_LOGS.value)
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required")
   from onerec_jax.evaluation.evaluator import format_results

@@ -17,6 +17,7 @@ from experiments import common_flags
 
 from experiments import registry
 from onerec_jax.config_overrides import split_config_args
+from onerec_jax.logs import quiet_library_logs
 
 _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
@@ -36,6 +37,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def main(argv):
   del argv
+  quiet_library_logs(not common_flags.LIBRARY_LOGS.value)
   if not _EXPERIMENT.value or not _WORKDIR.value:
     raise app.UsageError("--experiment and --workdir are required")
   config = registry.build_config(_EXPERIMENT.value, _OVERRIDES, _DATA_DIR.value)

@@ -15,6 +15,7 @@ class TrainConfig:
   warmup_steps: int = 100  # linear warm-up steps, then cosine decay to 10% of the peak
   weight_decay: float = 0.01  # AdamW decoupled weight decay
   grad_clip_norm: float = 1.0  # global gradient-norm clip (0 = off)
+  max_nonfinite_steps: int = 20  # consecutive skipped steps (non-finite loss or gradients) that stop the run
   loss_reduction: str = "sum"  # OneRec: over the semantic-ID tokens, 'sum' (OneRec V1) | 'mean' (V2)
   prefetch: int = 2  # batches built ahead by the input thread (grain ThreadPrefetch; 0 = none)
   seed: int = 0  # parameter init and data order
@@ -25,7 +26,7 @@ class TrainConfig:
   sharding_rules: str = "fsdp_tp"  # name in onerec_jax.sharding.rules.RULE_SETS
 
   def validate(self) -> None:
-    for name in ("batch_size", "log_every", "checkpoint_every", "max_checkpoints"):
+    for name in ("batch_size", "log_every", "checkpoint_every", "max_checkpoints", "max_nonfinite_steps"):
       if getattr(self, name) <= 0:
         raise ValueError(f"train.{name} must be positive, got {getattr(self, name)}")
     if self.num_steps < 0:

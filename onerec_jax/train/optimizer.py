@@ -1,4 +1,5 @@
-"""The optimiser: AdamW with warm-up + cosine decay and global-norm clipping (Optax)."""
+"""The optimiser: AdamW with warm-up + cosine decay and global-norm clipping (Optax), skipping updates
+whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps failing)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,19 @@ def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
       decay_steps=max(config.num_steps, config.warmup_steps + 1), end_value=0.1 * config.learning_rate)
 
 
+# apply_if_finite applies an update anyway after this many consecutive failures; the engine stops the run
+# at train.max_nonfinite_steps long before, so a non-finite update is never applied.
+_NEVER = 2 ** 31 - 1
+
+
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-  """AdamW; weight decay only on matrices (not norms, biases or the router)."""
+  """AdamW; weight decay only on matrices (not norms, biases or the router); non-finite updates skipped.
+
+  The state is an `optax.ApplyIfFiniteState`: `notfinite_count` (consecutive skipped steps) and
+  `total_notfinite` are what the train step reports.
+  """
   decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)
   parts = [optax.clip_by_global_norm(config.grad_clip_norm)] if config.grad_clip_norm else []
   parts.append(optax.adamw(learning_rate_schedule(config), b1=0.9, b2=0.98, weight_decay=config.weight_decay,
                            mask=decay_mask))
-  return optax.chain(*parts)
+  return optax.apply_if_finite(optax.chain(*parts), max_consecutive_errors=_NEVER)

@@ -48,6 +48,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, rout
       a family's `Task.loss`.
     router_bias_step: auxiliary-loss-free balancing step for the MoE router biases (0 = off).
 
+  A step whose loss or gradients are not finite changes no parameter, optimiser state or router bias
+  (the step counter and the data move on); metrics nonfinite_consecutive / nonfinite_total count them.
+
   Metrics: the family's, grad_norm, and for MoE models the expert-load max/min over mean, the dropped
   share of routed slots and the router z-loss (reported, not optimised), averaged over MoE layers.
   """
@@ -60,11 +63,17 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, rout
     # nnx.value_and_grad differentiates the nnx.Param variables only and carries the other state (the
     # RNG counters that dropout advances) in and out of the transform.
     model = nnx.merge(graphdef, state.params, state.rest)
-    (_, (metrics, aux)), grads = nnx.value_and_grad(loss_of, has_aux=True)(model)
+    (loss, (metrics, aux)), grads = nnx.value_and_grad(loss_of, has_aux=True)(model)
     _, _, rest = split_model(model)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(metrics["grad_norm"])
+    # A non-finite loss with finite gradients is skipped too: the optimiser's apply_if_finite sees NaN.
+    grads = jax.tree.map(lambda g: jnp.where(finite, g, jnp.nan), grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)  # zero updates when skipped
+    if isinstance(opt_state, optax.ApplyIfFiniteState):
+      metrics["nonfinite_consecutive"] = opt_state.notfinite_count
+      metrics["nonfinite_total"] = opt_state.total_notfinite
     if aux:
       loads = {name: a["expert_load"] for name, a in aux.items()}
       stacked = jnp.stack(list(loads.values()))  # [layers, e]
@@ -76,7 +85,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, rout
           metrics[f"moe/{key}"] = jnp.stack([a[key] for a in aux.values()]).mean()
       if router_bias_step:
         model = nnx.merge(graphdef, params, rest)
-        apply_router_bias_update(model, loads, router_bias_step)
+        apply_router_bias_update(model, loads, router_bias_step * finite)  # no balancing step when skipped
         _, _, rest = split_model(model)
     return TrainState(state.step + 1, params, rest, opt_state), metrics
 

@@ -18,6 +18,7 @@ import time
 
 import jax
 import numpy as np
+import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from onerec_jax.config import ExperimentConfig
@@ -149,7 +150,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     iterator = pipeline.train_iterator(dataset, first, tc.prefetch)
     t0 = time.time()
     last_time, last_step, train_seconds = t0, first, 0.0
-    compiled, flops_per_step = None, 0.0
+    compiled, flops_per_step, nonfinite_total = None, 0.0, 0
     try:
       for step in range(first, tc.num_steps):
         batch = shard_batch(next(iterator), mesh)
@@ -173,6 +174,16 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
                        task.example_unit.split(" ")[0], values["gflops_per_second"], _hms(eta))
           summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
           last_time, last_step = now, done
+          nonfinite_total = int(values.get("nonfinite_total", 0))
+          if values.get("nonfinite_consecutive", 0) >= tc.max_nonfinite_steps:
+            raise FloatingPointError(
+                f"{int(values['nonfinite_consecutive'])} consecutive steps up to step {done} had a non-finite loss "
+                f"or gradient and were skipped (train.max_nonfinite_steps={tc.max_nonfinite_steps}; "
+                f"{nonfinite_total} in all); the parameters are those of the last finite step. Lower "
+                "train.learning_rate, check the data, or raise the limit.")
+          if values.get("nonfinite_consecutive", 0):
+            logging.warning("%d consecutive non-finite steps skipped (%d in all)", values["nonfinite_consecutive"],
+                            nonfinite_total)
         if done % tc.checkpoint_every == 0 or done == tc.num_steps:
           checkpointing.save(manager, done, state)
         if ec.eval_every and (done % ec.eval_every == 0 or done == tc.num_steps):
@@ -184,6 +195,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
       manager.wait_until_finished()
     train_seconds += time.time() - t0
     manager.close()
+    if isinstance(state.opt_state, optax.ApplyIfFiniteState):
+      nonfinite_total = int(jax.device_get(state.opt_state.total_notfinite))
     if ec.eval_every:
       if not history or history[-1]["step"] != int(state.step):
         run_eval(int(state.step))
@@ -196,7 +209,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   results["train"] = {"family": config.family, "steps": tc.num_steps, "resumed_from": first,
                       "seconds_this_run": train_seconds, "parameters": counts["total"],
                       "parameter_counts": counts, "batch_size": tc.batch_size,
-                      "xla_flops_per_step": flops_per_step,
+                      "xla_flops_per_step": flops_per_step, "nonfinite_steps_skipped": nonfinite_total,
                       "epochs": tc.num_steps / max(per_epoch, 1), **task.summary()}
   summaries.scalars(tc.num_steps, {f"eval/{k}": v for k, v in results["model"].items()})
   summaries.close()

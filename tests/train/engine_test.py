@@ -44,6 +44,7 @@ class ToyTask:
   experts = (0, 0)
 
   crash_at_call = 0  # > 0: the batch of that call (= that step, counting from 1) raises, like a killed run
+  nan_from, nan_to = -1, -1  # steps (0-based) in [nan_from, nan_to) get a NaN loss, as a diverging run
 
   def __init__(self, config, workdir):
     self.config = config
@@ -58,6 +59,7 @@ class ToyTask:
   def loss(self, model, batch, step):
     err = model(batch["x"]) - batch["y"]
     loss = jnp.mean(err ** 2)
+    loss = jnp.where((step >= ToyTask.nan_from) & (step < ToyTask.nan_to), jnp.nan, loss)
     return loss, {"loss": loss}, {}
 
   def batch(self, indices):
@@ -117,3 +119,46 @@ def test_toy_family_learns_resumes_exactly_and_selects_on_valid(tmp_path):
 def test_unknown_family_is_named():
   with pytest.raises(ValueError, match="family='nope' is unknown"):
     ExperimentConfig(family="nope").validate()
+
+
+def test_nonfinite_steps_are_skipped_and_counted(tmp_path):
+  ToyTask.nan_from, ToyTask.nan_to = 4, 6
+  try:
+    result = train_and_evaluate(_config(12), str(tmp_path / "nan"))
+  finally:
+    ToyTask.nan_from = ToyTask.nan_to = -1
+  assert result["train"]["nonfinite_steps_skipped"] == 2
+  _, _, _, state, _ = restore_run(str(tmp_path / "nan"))
+  assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state.params))
+  assert result["model"]["hr@1"] > 0.5  # it still learned
+
+
+def test_a_skipped_step_changes_no_parameter_or_optimiser_state():
+  from onerec_jax.train.optimizer import make_optimizer
+  from onerec_jax.train.train_step import init_state, make_train_step
+  task = ToyTask(None, None)
+  tx = make_optimizer(_config(12).train)
+  graphdef, state = init_state(task.build_model(), tx)
+  step = jax.jit(make_train_step(graphdef, tx, task.loss))
+  batch = task.batch(np.arange(16))
+  state, _ = step(state, batch)
+  ToyTask.nan_from, ToyTask.nan_to = 1, 2  # read when the step is traced: trace a new one
+  try:
+    after, metrics = jax.jit(make_train_step(graphdef, tx, task.loss))(state, batch)
+  finally:
+    ToyTask.nan_from = ToyTask.nan_to = -1
+  assert int(after.step) == 2 and int(metrics["nonfinite_consecutive"]) == 1
+  for x, y in zip(jax.tree.leaves((state.params, state.opt_state.inner_state)),
+                  jax.tree.leaves((after.params, after.opt_state.inner_state))):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_repeated_nonfinite_steps_stop_the_run_with_a_clear_error(tmp_path):
+  config = _config(12)
+  config.train.max_nonfinite_steps, config.train.log_every = 3, 1
+  ToyTask.nan_from, ToyTask.nan_to = 2, 100
+  try:
+    with pytest.raises(FloatingPointError, match="3 consecutive steps up to step 5 had a non-finite"):
+      train_and_evaluate(config, str(tmp_path / "diverged"))
+  finally:
+    ToyTask.nan_from = ToyTask.nan_to = -1
