@@ -10,7 +10,8 @@ failed runs are tried again. `--config.*` flags are added to every run's overrid
 `Sweep.evaluate_from` re-evaluate another run's final checkpoint with their own eval overrides.
 
 Writes WORKDIR/sweep.json and WORKDIR/sweep.csv: per run its overrides, status (and error), parameters
-(total, embedding, non-embedding, activated), steps, examples seen, XLA FLOPs per step and in all, wall
+(total, embedding, non-embedding, activated), steps, examples seen, model FLOPs per step (analytic
+matmuls; XLA's count beside it) and in all, wall
 time and the sweep's metrics (on eval.split, at the step picked on valid when the run selects one).
 `run_sweep` and `collect` are importable from a notebook.
 """
@@ -188,9 +189,10 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
       counts = train.get("parameter_counts", {"total": train.get("parameters", 0)})
       row.update({f"params_{k}": v for k, v in counts.items()})
       steps, batch = train.get("steps", 0), train.get("batch_size", 0)
-      flops = train.get("xla_flops_per_step", 0.0)
+      flops = train.get("model_flops_per_step", 0.0)
       row.update(steps=steps, batch_size=batch, examples_seen=steps * batch, epochs=train.get("epochs", 0.0),
-                 flops_per_step=flops, train_flops=flops * steps, train_seconds=train.get("seconds_this_run", 0.0))
+                 flops_per_step=flops, xla_flops_per_step=train.get("xla_flops_per_step", 0.0),
+                 train_flops=flops * steps, train_seconds=train.get("seconds_this_run", 0.0))
       selected = results.get("selected")
       values = selected["test"] if selected else results.get("model", {})
       row["selected_step"] = selected["step"] if selected else results.get("checkpoint_step", steps)

@@ -20,6 +20,7 @@ class TrainConfig:
   prefetch: int = 2  # batches built ahead by the input thread (grain ThreadPrefetch; 0 = none)
   seed: int = 0  # parameter init and data order
   log_every: int = 50  # steps between console/TensorBoard logs
+  peak_matmul_size: int = 2048  # MFU: the peak is a [n, n] x [n, n] matmul measured at start (0 = no MFU)
   checkpoint_every: int = 200  # steps between Orbax checkpoints (and one at the end)
   max_checkpoints: int = 3  # checkpoints kept
   mesh_shape: tuple[int, ...] = (-1, 1, 1, 1)  # (data, fsdp, expert, tensor); -1 = the remaining devices

@@ -14,6 +14,7 @@ from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import Examples, leave_one_out
 from onerec_jax.losses.next_token import semantic_id_loss
+from onerec_jax.models import flops
 from onerec_jax.train.assembly import RunData, build_model, prepare
 
 
@@ -45,6 +46,7 @@ class OneRecTask:
     mc = self.run.model_config
     self.router_bias_step = mc.router_bias_step if mc.num_experts else 0.0
     self.experts = (mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0)
+    self.compute_dtype = mc.dtype
 
   def build_model(self):
     return build_model(self.run.model_config, self.config.train.seed)
@@ -68,6 +70,9 @@ class OneRecTask:
 
   def evaluate(self, graphdef, state, split: str) -> dict:
     return evaluate_run(self.run, graphdef, state, dataclasses.replace(self.config.eval, split=split))
+
+  def train_flops(self, batch_size: int) -> int:
+    return flops.train_flops(flops.onerec_forward_flops(self.run.model_config, batch_size))
 
   def summary(self) -> dict:
     mc = self.run.model_config

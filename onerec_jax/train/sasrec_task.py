@@ -22,6 +22,7 @@ from onerec_jax.input import pipeline, windows
 from onerec_jax.input.batches import SasrecBatch
 from onerec_jax.input.datasets import load_sequences
 from onerec_jax.losses.sampled_softmax import sample_negatives, sampled_softmax_loss
+from onerec_jax.models import flops
 from onerec_jax.models.sasrec import SASRec
 
 
@@ -62,6 +63,7 @@ class SasrecTask:
   family = "sasrec"
   router_bias_step = 0.0
   experts = (0, 0)
+  compute_dtype = "float32"
 
   def __init__(self, config: ExperimentConfig, workdir: str | None):
     del workdir
@@ -106,6 +108,10 @@ class SasrecTask:
     return {"split": split, "protocol": e.protocol, "exclude": e.exclude, "num_users": int(len(ranks)),
             "model": metrics_from_ranks(ranks, e.ks),
             "popularity": metrics_from_ranks(np.concatenate(popular_ranks), e.ks)}
+
+  def train_flops(self, batch_size: int) -> int:
+    s = self.model_config
+    return flops.train_flops(flops.sasrec_forward_flops(s, batch_size, 1 + s.num_negatives))
 
   def summary(self) -> dict:
     return {"num_items": self.data.num_items, "examples_per_epoch": self.num_examples,

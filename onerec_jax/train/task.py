@@ -23,6 +23,7 @@ class Task(Protocol):
   example_unit: str  # what one example is, for logs ('examples', 'windows of 10 targets', ...)
   router_bias_step: float  # auxiliary-loss-free MoE balancing step (0 = no MoE / off)
   experts: tuple[int, int]  # (experts per MoE layer, experts per token); (0, 0) = dense (parameter counts)
+  compute_dtype: str  # the matmul dtype (float32 | bfloat16): MFU is against the peak of this dtype
 
   def build_model(self) -> nnx.Module:
     """The model, built inside `mesh_context` (parameters carry logical-axis shardings)."""
@@ -39,6 +40,9 @@ class Task(Protocol):
 
   def evaluate(self, graphdef, state, split: str) -> dict:
     """Metrics of the model on a leave-one-out split: {'split', 'model': {...}, 'popularity': {...}, ...}."""
+
+  def train_flops(self, batch_size: int) -> int:
+    """Analytic matmul FLOPs of one training step of `batch_size` examples (onerec_jax.models.flops)."""
 
   def summary(self) -> dict:
     """Facts about the prepared run for the results file (tokenizer metrics, catalogue size, ...)."""

@@ -30,6 +30,7 @@ from onerec_jax.train import checkpointing
 from onerec_jax.train.checkpointing import build_state, restore_run, save_config
 from onerec_jax.train.families import make_task
 from onerec_jax.train.optimizer import learning_rate_schedule
+from onerec_jax.train.peak import measure_matmul_peak, mfu
 from onerec_jax.train.train_step import make_train_step
 
 METRICS_FILE = "metrics.json"
@@ -151,13 +152,20 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     t0 = time.time()
     last_time, last_step, train_seconds = t0, first, 0.0
     compiled, flops_per_step, nonfinite_total = None, 0.0, 0
+    model_flops = float(task.train_flops(tc.batch_size))
+    peak = measure_matmul_peak(task.compute_dtype, tc.peak_matmul_size) if tc.peak_matmul_size else 0.0
+    if peak:
+      logging.info("matmul peak %.1f GFLOP/s per device (%s, [%d]^2, measured now); %d devices", peak / 1e9,
+                   task.compute_dtype, tc.peak_matmul_size, jax.device_count())
     try:
       for step in range(first, tc.num_steps):
         batch = shard_batch(next(iterator), mesh)
         if compiled is None:  # compiled once, ahead of the first step, for XLA's FLOP count
           compiled = step_fn.lower(state, batch).compile()
           flops_per_step = xla_flops(compiled)
-          logging.info("train step compiled: %.3g FLOP per step (XLA cost analysis)", flops_per_step)
+          logging.info("train step compiled: %.4g model FLOP per step (analytic matmuls), %.4g by XLA's cost "
+                       "analysis (XLA / analytic = %.2f)", model_flops, flops_per_step,
+                       flops_per_step / max(model_flops, 1.0))
         state, metrics = compiled(state, batch)
         done = step + 1
         if done % tc.log_every == 0 or done == tc.num_steps:
@@ -168,10 +176,13 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
           values.update(steps_per_second=steps_per_s, examples_per_second=steps_per_s * tc.batch_size,
                         learning_rate=float(learning_rate_schedule(tc)(done)))
           accuracy = values.get("item_accuracy", values.get("accuracy", float("nan")))
-          values["gflops_per_second"] = flops_per_step * steps_per_s / 1e9
-          logging.info("step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s %.3g GFLOP/s | ETA %s", done,
-                       tc.num_steps, values["loss"], accuracy, steps_per_s, values["examples_per_second"],
-                       task.example_unit.split(" ")[0], values["gflops_per_second"], _hms(eta))
+          values["gflops_per_second"] = model_flops * steps_per_s / 1e9
+          if peak:
+            values["mfu"] = mfu(model_flops, steps_per_s, peak, jax.device_count())
+          logging.info("step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s %.3g GFLOP/s MFU %s | ETA %s",
+                       done, tc.num_steps, values["loss"], accuracy, steps_per_s, values["examples_per_second"],
+                       task.example_unit.split(" ")[0], values["gflops_per_second"],
+                       f"{values['mfu']:.1%}" if peak else "-", _hms(eta))
           summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
           last_time, last_step = now, done
           nonfinite_total = int(values.get("nonfinite_total", 0))
@@ -209,7 +220,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   results["train"] = {"family": config.family, "steps": tc.num_steps, "resumed_from": first,
                       "seconds_this_run": train_seconds, "parameters": counts["total"],
                       "parameter_counts": counts, "batch_size": tc.batch_size,
-                      "xla_flops_per_step": flops_per_step, "nonfinite_steps_skipped": nonfinite_total,
+                      "xla_flops_per_step": flops_per_step, "model_flops_per_step": model_flops,
+                      "matmul_peak_flops_per_device": peak, "nonfinite_steps_skipped": nonfinite_total,
                       "epochs": tc.num_steps / max(per_epoch, 1), **task.summary()}
   summaries.scalars(tc.num_steps, {f"eval/{k}": v for k, v in results["model"].items()})
   summaries.close()

@@ -20,7 +20,7 @@ if mode == "always_fail" or (mode == "fail_once" and n == 1):
   print("Traceback: injected failure in launch", n)
   sys.exit(3)
 json.dump({"model": {"recall@10": 0.25 if mode != "fail_once" else 0.5},
-           "train": {"steps": 10, "batch_size": 4, "xla_flops_per_step": 2.0, "epochs": 1.0,
+           "train": {"steps": 10, "batch_size": 4, "model_flops_per_step": 2.0, "epochs": 1.0,
                      "parameter_counts": {"total": 100, "embedding": 40, "non_embedding": 60,
                                           "activated_non_embedding": 60}}},
           open(os.path.join(rundir, "metrics.json"), "w"))

@@ -42,6 +42,7 @@ class ToyTask:
   example_unit = "points"
   router_bias_step = 0.0
   experts = (0, 0)
+  compute_dtype = "float32"
 
   crash_at_call = 0  # > 0: the batch of that call (= that step, counting from 1) raises, like a killed run
   nan_from, nan_to = -1, -1  # steps (0-based) in [nan_from, nan_to) get a NaN loss, as a diverging run
@@ -72,6 +73,9 @@ class ToyTask:
     w = np.asarray(state.params["w"][...])
     err = float(np.linalg.norm(w - _W))
     return {"split": split, "num_users": N, "model": {"hr@1": 1.0 / (1.0 + err)}, "popularity": {"hr@1": 0.0}}
+
+  def train_flops(self, batch_size):
+    return 3 * 2 * batch_size * D  # forward x . w, times 3 for training
 
   def summary(self):
     return {"toy": True}
