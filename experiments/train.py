@@ -23,8 +23,12 @@ _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
 _DATA_DIR = common_flags.DATA_DIR
 _DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False, "multi-host: call jax.distributed.initialize() (coordinator from the cluster "
-    "environment: TPU pods, SLURM, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID)")
+    "distributed", False, "multi-host: join the other processes (jax.distributed.initialize); on TPU pods, "
+    "SLURM and Open MPI everything is detected, elsewhere give the three flags below")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "--distributed: host:port of process 0 "
+                                   "(default $JAX_COORDINATOR_ADDRESS or detected)")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: processes in the job")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index")
 _OVERRIDES: list[str] = []
 
 
@@ -42,10 +46,8 @@ def main(argv):
     raise app.UsageError("--experiment and --workdir are required")
   config = registry.build_config(_EXPERIMENT.value, _OVERRIDES, _DATA_DIR.value)
   if _DISTRIBUTED.value:
-    import jax
-    jax.distributed.initialize()
-    logging.info("process %d of %d; %d local of %d devices", jax.process_index(), jax.process_count(),
-                 jax.local_device_count(), jax.device_count())
+    from onerec_jax.train import distributed
+    distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from onerec_jax.train.trainer import train_and_evaluate  # imports JAX after flag errors are reported
   from onerec_jax.evaluation.evaluator import format_results
   results = train_and_evaluate(config, _WORKDIR.value)

@@ -20,19 +20,23 @@ from onerec_jax.evaluation.metrics import dedupe_ranked, ranking_metrics
 from onerec_jax.decoding.beam_search import NEG_INF, assert_legal
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import leave_one_out
+from onerec_jax.sharding.rules import replicated
 
 
-def make_generate_fn(graphdef, num_beams: int):
-  """jit(state, batch, trie_children, trie_leaf_item) -> BeamResult, with the model in eval mode."""
+def make_generate_fn(graphdef, num_beams: int, out_sharding=None):
+  """jit(state, batch, trie_children, trie_leaf_item) -> BeamResult, with the model in eval mode.
 
-  @jax.jit
+  `out_sharding` (e.g. `sharding.rules.replicated(state)`) places the result; replicated, every
+  process of a multi-host run can read it.
+  """
+
   def generate_fn(state, batch, trie_children, trie_leaf_item):
     model = nnx.merge(graphdef, state.params, state.rest)
     model.eval()
     return generate(model, batch, num_beams=num_beams, trie_children=trie_children,
                     trie_leaf_item=trie_leaf_item)
 
-  return generate_fn
+  return jax.jit(generate_fn, out_shardings=out_sharding)
 
 
 def recommend_batches(run, graphdef, state, rows: np.ndarray, positions: np.ndarray, num_beams: int,
@@ -40,7 +44,7 @@ def recommend_batches(run, graphdef, state, rows: np.ndarray, positions: np.ndar
   """Beam-search items [u, w] and scores [u, w] for users `rows` at target `positions`."""
   trie = run.sid_table.trie()
   children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
-  generate_fn = make_generate_fn(graphdef, num_beams)
+  generate_fn = make_generate_fn(graphdef, num_beams, replicated(state))
   items, scores = [], []
   for start in range(0, len(rows), batch_size):
     r, p = rows[start:start + batch_size], positions[start:start + batch_size]

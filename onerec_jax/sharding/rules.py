@@ -128,3 +128,16 @@ def logical_init(initializer: Initializer, names: Sequence[str | None]) -> Initi
   """
   eager = not jax.sharding.get_abstract_mesh().empty
   return nnx.with_partitioning(initializer, tuple(names), eager_sharding=eager)
+
+
+def replicated(tree) -> jax.sharding.Sharding | None:
+  """A fully replicated sharding on the mesh of `tree`'s first array (None if it has no mesh).
+
+  Outputs that go to the host (generated items, scores) are gathered to every process this way: a
+  multi-host array split over other processes' devices cannot be read with np.asarray.
+  """
+  for leaf in jax.tree.leaves(tree):
+    sharding = getattr(leaf, "sharding", None)
+    if isinstance(sharding, jax.sharding.NamedSharding):
+      return jax.sharding.NamedSharding(sharding.mesh, PartitionSpec())
+  return None

@@ -24,6 +24,7 @@ from onerec_jax.input.datasets import load_sequences
 from onerec_jax.losses.sampled_softmax import sample_negatives, sampled_softmax_loss
 from onerec_jax.models import flops
 from onerec_jax.models.sasrec import SASRec
+from onerec_jax.sharding.rules import replicated
 
 
 def sasrec_loss(model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: int, num_negatives: int,
@@ -45,16 +46,16 @@ def sasrec_loss(model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: in
                               negatives, batch.mask)
 
 
-def make_score_fn(graphdef):
-  """jit(params, rest, inputs [b, t]) -> [b, i] float32 scores of every item (eval mode)."""
+def make_score_fn(graphdef, out_sharding=None):
+  """jit(params, rest, inputs [b, t]) -> [b, i] float32 scores of every item (eval mode); `out_sharding`
+  replicated lets every process of a multi-host run read them."""
 
-  @jax.jit
   def score(params, rest, inputs):
     model = nnx.merge(graphdef, params, rest)
     model.eval()
     return model.score_all(inputs).astype(jnp.float32)
 
-  return score
+  return jax.jit(score, out_shardings=out_sharding)
 
 
 class SasrecTask:
@@ -95,7 +96,7 @@ class SasrecTask:
   def evaluate(self, graphdef, state, split: str) -> dict:
     e = self.config.eval
     if self._score_fn is None:
-      self._score_fn = make_score_fn(graphdef)
+      self._score_fn = make_score_fn(graphdef, replicated(state.params))
     popularity = self.data.item_popularity(upto=self.data.lengths - 2)
     ranks, popular_ranks = [], []
     for batch, n in pipeline.eval_batches(self.data, split, self.model_config.max_len, e.batch_size, e.max_users):
