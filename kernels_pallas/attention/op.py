@@ -13,7 +13,8 @@ Implementations (`impl=`):
   `interpret=True` and runs the GPU-style kernel in the Pallas interpreter.
 * 'pallas_gpu' / 'pallas_tpu': pick a kernel explicitly (tests run the TPU kernel on CPU with
   `interpret=True`, which uses the TPU interpreter, or under `pltpu.force_tpu_interpret_mode()`).
-* 'auto': Pallas on GPU and TPU, 'xla' on CPU.
+* 'auto': 'xla' everywhere until the kernels are verified on real hardware (PALLAS_VERIFIED_PLATFORMS:
+  correct and at least as fast as XLA there); then Pallas on those platforms. It logs the choice.
 
 The Pallas paths are differentiable through `jax.custom_vjp`: the forward kernel saves the per-row
 log-sum-exp and the backward kernels recompute the probabilities block by block.
@@ -24,6 +25,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+from absl import logging
 
 from kernels_pallas.attention import block_sizes as block_sizes_lib
 from kernels_pallas.attention import reference
@@ -61,12 +63,20 @@ def _broadcast_ids(q_ids, kv_ids, t, s):
   return jnp.broadcast_to(q_ids, (b, t)), jnp.broadcast_to(kv_ids, (b, s))
 
 
+# Platforms where a run on the real hardware showed the Pallas kernels correct and at least as fast as
+# XLA (kernels_pallas/benchmarks, BENCHMARKS.md). Until then 'auto' is XLA everywhere and says so once.
+PALLAS_VERIFIED_PLATFORMS: tuple[str, ...] = ()
+_announced = set()
+
+
 def _default_impl() -> str:
   platform = jax.devices()[0].platform
-  if platform == 'gpu':
-    return 'pallas_gpu'
-  if platform == 'tpu':
-    return 'pallas_tpu'
+  if platform in PALLAS_VERIFIED_PLATFORMS:
+    return 'pallas_tpu' if platform == 'tpu' else 'pallas_gpu'
+  if platform != 'cpu' and platform not in _announced:
+    _announced.add(platform)
+    logging.warning("attention impl='auto' on %s uses XLA: the Pallas kernels have not yet been verified on "
+                    "real %s hardware (pass impl='pallas' to use them anyway).", platform, platform)
   return 'xla'
 
 

@@ -171,9 +171,10 @@ class XlaAttentionTest(parameterized.TestCase):
     for g, rg in zip(grads, ref_grads):
       np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(rg, np.float32), **tol)
 
-  def test_auto_on_cpu_is_xla(self):
-    if _has_accelerator():
-      self.skipTest('auto picks Pallas on accelerators')
+  def test_auto_is_xla_until_verified_on_hardware(self):
+    from kernels_pallas.attention import op
+    self.assertNotIn(jax.devices()[0].platform, op.PALLAS_VERIFIED_PLATFORMS)
+    self.assertEqual(op._default_impl(), 'xla')
     (q, k, v, _), kwargs = _make_inputs(_CASES[0], seed=2)
     np.testing.assert_allclose(
         kernels_pallas.attention(q, k, v, **kwargs),
