@@ -10,6 +10,7 @@ class TrainConfig:
   """Optimisation, logging and checkpointing."""
 
   batch_size: int = 128  # examples per step (global, over all devices)
+  grad_accum_steps: int = 1  # micro-batches per step (gradients averaged; batch_size must divide)
   num_steps: int = 1000  # optimiser steps
   learning_rate: float = 3e-3  # peak learning rate (AdamW)
   warmup_steps: int = 100  # linear warm-up steps, then cosine decay to 10% of the peak
@@ -30,6 +31,9 @@ class TrainConfig:
     for name in ("batch_size", "log_every", "checkpoint_every", "max_checkpoints", "max_nonfinite_steps"):
       if getattr(self, name) <= 0:
         raise ValueError(f"train.{name} must be positive, got {getattr(self, name)}")
+    if self.grad_accum_steps < 1 or self.batch_size % self.grad_accum_steps:
+      raise ValueError(f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1 and divide "
+                       f"train.batch_size={self.batch_size}")
     if self.num_steps < 0:
       raise ValueError(f"train.num_steps must be >= 0, got {self.num_steps}")
     if self.learning_rate <= 0:

@@ -38,7 +38,8 @@ def init_state(model: nnx.Module, tx: optax.GradientTransformation) -> tuple[Any
   return graphdef, TrainState(jnp.zeros((), jnp.int32), params, rest, tx.init(params))
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, router_bias_step: float = 0.0):
+def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, router_bias_step: float = 0.0,
+                    accum_steps: int = 1):
   """Returns train_step(state, batch) -> (state, metrics), not yet jitted; the same step for every family.
 
   Args:
@@ -47,6 +48,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, rout
     loss_fn: (model, batch, step) -> (scalar loss, metrics, MoE aux {layer path: {'expert_load' [e], ...}}),
       a family's `Task.loss`.
     router_bias_step: auxiliary-loss-free balancing step for the MoE router biases (0 = off).
+    accum_steps: gradient accumulation: the batch is split into this many micro-batches whose gradients
+      are averaged before one optimiser update (the same update as the whole batch for a loss that is
+      a mean over rows; the family's loss is normalised per micro-batch).
 
   A step whose loss or gradients are not finite changes no parameter, optimiser state or router bias
   (the step counter and the data move on); metrics nonfinite_consecutive / nonfinite_total count them.
@@ -55,16 +59,45 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, rout
   share of routed slots and the router z-loss (reported, not optimised), averaged over MoE layers.
   """
 
-  def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
+  def gradients(params, rest, batch, step):
     def loss_of(model):
-      loss, metrics, aux = loss_fn(model, batch, state.step)
+      loss, metrics, aux = loss_fn(model, batch, step)
       return loss, (metrics, aux)
 
     # nnx.value_and_grad differentiates the nnx.Param variables only and carries the other state (the
     # RNG counters that dropout advances) in and out of the transform.
-    model = nnx.merge(graphdef, state.params, state.rest)
+    model = nnx.merge(graphdef, params, rest)
     (loss, (metrics, aux)), grads = nnx.value_and_grad(loss_of, has_aux=True)(model)
     _, _, rest = split_model(model)
+    return loss, metrics, aux, grads, rest
+
+  def accumulated(state: TrainState, batch):
+    """Mean gradient over `accum_steps` micro-batches, one after another (lax.scan: one at a time in
+    memory). Micro-batch j takes rows j, j + k, j + 2k, ... so each device's shard feeds every one."""
+    k = accum_steps
+
+    def split(x):
+      if x.shape[0] % k:
+        raise ValueError(f"batch of {x.shape[0]} rows does not split into train.grad_accum_steps={k} micro-batches")
+      return x.reshape(x.shape[0] // k, k, *x.shape[1:]).swapaxes(0, 1)
+
+    def body(carry, micro):
+      # The parameters ride in the carry unchanged: nnx.merge needs them at the scan's trace level.
+      params, rest, total = carry
+      loss, metrics, aux, grads, rest = gradients(params, rest, micro, state.step)
+      return (params, rest, jax.tree.map(jnp.add, total, grads)), (loss, metrics, aux)
+
+    zeros = jax.tree.map(jnp.zeros_like, state.params)
+    (_, rest, total), (losses, metrics, aux) = jax.lax.scan(body, (state.params, state.rest, zeros),
+                                                            jax.tree.map(split, batch))
+    mean = lambda tree: jax.tree.map(lambda x: x.mean(axis=0), tree)
+    return losses.mean(), mean(metrics), mean(aux), jax.tree.map(lambda g: g / k, total), rest
+
+  def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
+    if accum_steps > 1:
+      loss, metrics, aux, grads, rest = accumulated(state, batch)
+    else:
+      loss, metrics, aux, grads, rest = gradients(state.params, state.rest, batch, state.step)
     metrics["grad_norm"] = optax.global_norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(metrics["grad_norm"])
     # A non-finite loss with finite gradients is skipped too: the optimiser's apply_if_finite sees NaN.

@@ -124,7 +124,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
       state = checkpointing.restore(manager, state)
       logging.info("resumed from checkpoint at step %d", int(state.step))
     state_shardings = jax.tree.map(lambda x: x.sharding, state)
-    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step),
+    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step,
+                                      accum_steps=tc.grad_accum_steps),
                       out_shardings=(state_shardings, None), donate_argnums=(0,))
     dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
     per_epoch = pipeline.steps_per_epoch(task.num_examples, tc.batch_size)
