@@ -1,0 +1,50 @@
+"""Gradient accumulation: k micro-batches give the update of the whole batch (a mean loss, no dropout)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from onerec_jax.train.config import TrainConfig
+from onerec_jax.train.optimizer import make_optimizer
+from onerec_jax.train.train_step import init_state, make_train_step
+
+
+class Linear(nnx.Module):
+  def __init__(self):
+    self.w = nnx.Param(jnp.asarray(np.random.default_rng(0).normal(size=(5, 3)), jnp.float32))
+
+  def __call__(self, x):
+    return jnp.tanh(x @ self.w[...])
+
+
+def _loss(model, batch, step):
+  loss = jnp.mean((model(batch["x"]) - batch["y"]) ** 2)
+  return loss, {"loss": loss}, {}
+
+
+def _run(accum_steps, steps=3):
+  tx = make_optimizer(TrainConfig(num_steps=10, warmup_steps=1, learning_rate=0.05))
+  graphdef, state = init_state(Linear(), tx)
+  step = jax.jit(make_train_step(graphdef, tx, _loss, accum_steps=accum_steps))
+  rng = np.random.default_rng(1)
+  for _ in range(steps):
+    batch = {"x": rng.normal(size=(12, 5)).astype(np.float32), "y": rng.normal(size=(12, 3)).astype(np.float32)}
+    state, metrics = step(state, batch)
+  return state, metrics
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_accumulated_step_equals_the_whole_batch_step(k):
+  whole, m1 = _run(1)
+  accumulated, mk = _run(k)
+  np.testing.assert_allclose(np.asarray(accumulated.params["w"][...]), np.asarray(whole.params["w"][...]),
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(float(mk["loss"]), float(m1["loss"]), rtol=1e-5)
+  np.testing.assert_allclose(float(mk["grad_norm"]), float(m1["grad_norm"]), rtol=1e-5)
+
+
+def test_a_batch_that_does_not_split_is_named():
+  with pytest.raises(ValueError, match="grad_accum_steps=5 must be >= 1 and divide"):
+    TrainConfig(batch_size=12, grad_accum_steps=5).validate()
