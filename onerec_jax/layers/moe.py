@@ -16,6 +16,13 @@ Dispatch sorts the n token-slots by expert, so each expert sees a contiguous gro
     earliest tokens in b, s order win), packed into a dense [e, c, d] buffer for plain einsums; the
     outputs of dropped slots are zero (the residual connection carries those tokens).
 Both paths equal a per-token loop (see tests/layers/moe_test.py).
+
+Expert parallelism: when the mesh (`jax.set_mesh`) has an 'expert' axis of n > 1 devices, the layer runs
+under `shard_map`: every device routes its own tokens, packs them into the capacity buffer, and one
+all-to-all over 'expert' sends each expert's slots to the device that holds it (e / n experts each); a
+second all-to-all brings the outputs back (`dispatch_expert_parallel`; needs capacity_factor > 0). Loads,
+drops and the z-loss are summed over the batch axes, so the router-bias update is that of one device
+(tests/train/sharded_train_test.py: the same losses and biases on 1, 4 and 2 x 2 x 2 devices).
 """
 
 import math
@@ -32,6 +39,7 @@ __all__ = [
   "RouterBias",
   "apply_router_bias_update",
   "dispatch_capacity",
+  "dispatch_expert_parallel",
   "dispatch_ragged",
   "expert_load",
   "moe_layers",
@@ -157,6 +165,42 @@ def dispatch_ragged(x, experts, w_gate, w_up, w_down):
   return ys[_inverse_permutation(order)].reshape(t, k, -1)
 
 
+def _pack(x, experts, valid, capacity: int, num_experts: int):
+  """Token-slots sorted by expert into a dense [e, c, d] buffer (the first c of each expert, in t order).
+
+  Returns buffer [e, c, d], and what `_unpack` needs: dest [n] (row of each sorted slot in the flat
+  buffer; e * c = dropped), order [n] (sorted slot -> slot id), keep [n] (sorted slot kept).
+  """
+  t, k = experts.shape
+  e, d = num_experts, x.shape[-1]
+  # Invalid slots get the sentinel expert id e: they sort last and are dropped.
+  key = jnp.where(valid[:, None], experts, e).reshape(-1)  # [n]
+  order = jnp.argsort(key, stable=True)
+  sorted_key = key[order]
+  counts = jnp.bincount(key, length=e + 1)
+  starts = jnp.cumsum(counts) - counts
+  position = jnp.arange(key.shape[0]) - starts[sorted_key]  # rank within its expert's group
+  keep = (sorted_key < e) & (position < capacity)
+  dest = jnp.where(keep, sorted_key * capacity + position, e * capacity)  # e * c: out of range
+  buffer = jnp.zeros((e * capacity, d), x.dtype).at[dest].set(x[order // k], mode="drop")
+  return buffer.reshape(e, capacity, d), dest, order, keep
+
+
+def _swiglu_dense(buffer, w_gate, w_up, w_down):
+  """SwiGLU per expert on a packed buffer: [..., e, c, d] with w_* [e, d, f] / [e, f, d] -> [..., e, c, d]."""
+  h = jax.nn.silu(jnp.einsum("...ecd,edf->...ecf", buffer, w_gate))
+  h = h * jnp.einsum("...ecd,edf->...ecf", buffer, w_up)
+  return jnp.einsum("...ecf,efd->...ecd", h, w_down)
+
+
+def _unpack(out, dest, order, keep, t: int, k: int):
+  """Expert outputs [e, c, d] back to slots: ([t, k, d] zero where dropped, kept [t, k] bool)."""
+  e, c, d = out.shape
+  ys_sorted = jnp.take(out.reshape(e * c, d), dest, axis=0, mode="fill", fill_value=0)  # [n, d]
+  inverse = _inverse_permutation(order)
+  return ys_sorted[inverse].reshape(t, k, d), keep[inverse].reshape(t, k)
+
+
 def dispatch_capacity(x, experts, valid, capacity, w_gate, w_up, w_down):
   """Runs token-slots through their experts, each expert taking at most `capacity` slots.
 
@@ -174,25 +218,52 @@ def dispatch_capacity(x, experts, valid, capacity, w_gate, w_up, w_down):
     kept: [t, k] bool, the slots that were computed.
   """
   t, k = experts.shape
-  e = w_gate.shape[0]
-  d = x.shape[-1]
-  # Invalid slots get the sentinel expert id e: they sort last and are dropped.
-  key = jnp.where(valid[:, None], experts, e).reshape(-1)  # [n]
-  order = jnp.argsort(key, stable=True)
-  sorted_key = key[order]
-  counts = jnp.bincount(key, length=e + 1)
-  starts = jnp.cumsum(counts) - counts
-  position = jnp.arange(key.shape[0]) - starts[sorted_key]  # rank within its expert's group
-  keep = (sorted_key < e) & (position < capacity)
-  dest = jnp.where(keep, sorted_key * capacity + position, e * capacity)  # e * c: out of range
-  buffer = jnp.zeros((e * capacity, d), x.dtype).at[dest].set(x[order // k], mode="drop")
-  buffer = buffer.reshape(e, capacity, d)
-  h = jax.nn.silu(jnp.einsum("ecd,edf->ecf", buffer, w_gate))
-  h = h * jnp.einsum("ecd,edf->ecf", buffer, w_up)
-  out = jnp.einsum("ecf,efd->ecd", h, w_down).reshape(e * capacity, d)
-  ys_sorted = jnp.take(out, dest, axis=0, mode="fill", fill_value=0)  # [n, d]
-  inverse = _inverse_permutation(order)
-  return ys_sorted[inverse].reshape(t, k, d), keep[inverse].reshape(t, k)
+  buffer, dest, order, keep = _pack(x, experts, valid, capacity, w_gate.shape[0])
+  return _unpack(_swiglu_dense(buffer, w_gate, w_up, w_down), dest, order, keep, t, k)
+
+
+def dispatch_expert_parallel(x, experts, valid, capacity, w_gate, w_up, w_down, *, axis_name: str,
+                             num_experts: int):
+  """`dispatch_capacity` with the experts spread over the devices of mesh axis `axis_name`.
+
+  Call inside `shard_map` over that axis: x, experts, valid are this device's tokens; w_* are its
+  e / n experts (experts j * e/n .. (j+1) * e/n - 1 on axis index j). The packed [e, c, d] buffer is
+  split by owning device and exchanged with one all-to-all, each device runs its experts on the slots
+  it received from all devices, and a second all-to-all returns the outputs (GShard / MaxText style).
+
+  Returns:
+    ys [t, k, d] (zero where dropped) and kept [t, k], as `dispatch_capacity`.
+  """
+  t, k = experts.shape
+  local = w_gate.shape[0]
+  shards = num_experts // local
+  buffer, dest, order, keep = _pack(x, experts, valid, capacity, num_experts)
+  d = buffer.shape[-1]
+  send = buffer.reshape(shards, local, capacity, d)  # [owner shard, its expert, c, d]
+  received = jax.lax.all_to_all(send, axis_name, 0, 0)  # [source shard, my expert, c, d]
+  out = _swiglu_dense(received, w_gate, w_up, w_down)
+  returned = jax.lax.all_to_all(out, axis_name, 0, 0)  # [owner shard, its expert, c, d]
+  return _unpack(returned.reshape(num_experts, capacity, d), dest, order, keep, t, k)
+
+
+BATCH_AXES = ("data", "fsdp", "expert")  # mesh axes the batch is split over (onerec_jax.sharding.rules)
+
+
+def _expert_shards(num_experts: int, batch: int) -> int:
+  """Devices the experts are spread over in the current mesh (1: no expert parallelism).
+
+  Expert parallelism applies when the mesh set by `jax.set_mesh` has an 'expert' axis of size n > 1
+  dividing num_experts and the batch divides over the batch axes; otherwise the layer runs as one
+  computation (XLA shards it from the weights' logical axes).
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty or "expert" not in mesh.axis_names:
+    return 1
+  n = mesh.shape["expert"]
+  batch_devices = math.prod(mesh.shape[a] for a in BATCH_AXES if a in mesh.axis_names)
+  if n <= 1 or num_experts % n or batch % batch_devices:
+    return 1
+  return n
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -288,9 +359,22 @@ class MoE(nnx.Module):
         or add it to its loss); 'dropped_fraction' float32 scalar, fraction of the valid tokens'
         routed slots dropped by the capacity (0 when capacity_factor == 0).
     """
+    shards = _expert_shards(self.num_experts, x.shape[0])
+    if shards > 1:
+      if not self.capacity_factor:
+        raise ValueError(f"the mesh spreads the {self.num_experts} experts over {shards} devices (expert axis): "
+                         "expert-parallel dispatch exchanges fixed-size buffers, so it needs "
+                         "model.capacity_factor > 0 (e.g. 1.25 or 2.0)")
+      return self._expert_parallel(x, mask)
+    return self._local(x, mask)
+
+  def _local(self, x, mask, axis_name: str | None = None, batch_axes: tuple[str, ...] = ()):
+    """The layer on the tokens at hand; with `axis_name`, inside shard_map over the mesh (see
+    `_expert_parallel`): the experts are this device's and aux statistics are summed over batch_axes."""
     lead, d = x.shape[:-1], x.shape[-1]
     xt = x.reshape(-1, d)  # [t, d]
     valid = jnp.ones(xt.shape[:1], bool) if mask is None else mask.reshape(-1).astype(bool)
+    total = (lambda v: jax.lax.psum(v, batch_axes)) if batch_axes else (lambda v: v)
 
     logits = xt.astype(jnp.float32) @ self.router[...].astype(jnp.float32)  # [t, e]
     experts, gates = route(logits, self.router_bias[...], self.top_k, self.score_fn)
@@ -298,23 +382,48 @@ class MoE(nnx.Module):
 
     xt = xt.astype(self.dtype)
     weights = [w[...].astype(self.dtype) for w in (self.w_gate, self.w_up, self.w_down)]
-    num_valid_slots = jnp.maximum(valid.sum() * self.top_k, 1)
-    if self.capacity_factor:
+    num_valid = jnp.maximum(total(valid.sum()), 1)
+    if axis_name is not None:
+      ys, kept = dispatch_expert_parallel(xt, experts, valid, self.capacity(xt.shape[0]), *weights,
+                                          axis_name=axis_name, num_experts=self.num_experts)
+    elif self.capacity_factor:
       ys, kept = dispatch_capacity(xt, experts, valid, self.capacity(xt.shape[0]), *weights)
-      gates = gates * kept
-      dropped = (valid[:, None] & ~kept).sum() / num_valid_slots
     else:
-      ys = dispatch_ragged(xt, experts, *weights)
+      ys, kept = dispatch_ragged(xt, experts, *weights), None
+    if kept is None:
       dropped = jnp.zeros((), jnp.float32)
+    else:
+      gates = gates * kept
+      dropped = total((valid[:, None] & ~kept).sum()) / (num_valid * self.top_k)
     y = jnp.einsum("tk,tkd->td", gates.astype(self.dtype), ys)
 
     z = jax.nn.logsumexp(logits, axis=-1) ** 2
+    local_valid = valid.sum().astype(jnp.float32)
     aux = {
-      "expert_load": expert_load(experts, valid, self.num_experts),
-      "router_z_loss": (z * valid).sum() / jnp.maximum(valid.sum(), 1),
+      "expert_load": total(expert_load(experts, valid, self.num_experts) * local_valid) / num_valid,
+      "router_z_loss": total((z * valid).sum()) / num_valid,
       "dropped_fraction": dropped.astype(jnp.float32),
     }
     return y.reshape(*lead, d), aux
+
+  def _expert_parallel(self, x, mask):
+    """Expert parallelism: tokens stay sharded over the batch axes, each device routes its own tokens
+    and all-to-alls them to the devices holding their experts (`dispatch_expert_parallel`). The expert
+    weights enter sharded over 'expert' only (gathered over the other weight axes, as FSDP does)."""
+    from jax.sharding import PartitionSpec as P
+    mask = jnp.ones(x.shape[:-1], bool) if mask is None else mask.astype(bool)
+    batch = P(BATCH_AXES, *([None] * (x.ndim - 1)))
+    graphdef, params, rest = nnx.split(self, nnx.Param, ...)
+
+    def local(params, rest, x, mask):
+      module = nnx.merge(graphdef, params, rest)
+      return module._local(x, mask, axis_name="expert", batch_axes=BATCH_AXES)
+
+    specs = jax.tree.map(lambda v: P("expert") if v.ndim == 3 else P(), params)  # w_* [e, ., .]; router
+    rest_specs = jax.tree.map(lambda v: P(), rest)  # the router bias, replicated
+    mask_spec = P(BATCH_AXES, *([None] * (mask.ndim - 1)))
+    return jax.shard_map(local, in_specs=(specs, rest_specs, batch, mask_spec), out_specs=(batch, P()),
+                         check_vma=False)(params, rest, x, mask)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -40,7 +40,8 @@ class ModelConfig:
   # causal over [static, positive, lifelong, short window] and the last m positions of each short window
   # are targets, each decoded with cross-attention to its own past only: one encoder pass serves m targets.
   targets_per_window: int = 0
-  capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch)
+  capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch; an expert
+  # mesh axis > 1 needs > 0: tokens are all-to-all'd to their experts in fixed-size buffers)
   # Filled in from the data and tokenizer (0 = not yet known).
   num_items: int = 0  # catalogue size
   num_users: int = 0  # user-id vocabulary (ids are hashed into it)

@@ -366,3 +366,4 @@ class CompilationTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
