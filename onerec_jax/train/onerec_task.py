@@ -31,6 +31,16 @@ def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
   return Examples(rows, ends)
 
 
+def onerec_loss(model, batch, reduction: str = "sum"):
+  """(loss, metrics, MoE aux) of a OneRec training batch: the next-token loss of the target semantic IDs
+  (multi-target batches: every supervised target of every window)."""
+  logits, aux = model(batch)
+  targets = batch.target_sid.reshape(-1, batch.target_sid.shape[-1])  # multi-target: [b * m, l]
+  weights = None if batch.target_mask is None else batch.target_mask.reshape(-1)
+  loss, metrics = semantic_id_loss(logits, targets, reduction, weights)
+  return loss, metrics, aux
+
+
 class OneRecTask:
   """OneRec through the engine (see onerec_jax.train.task.Task)."""
 
@@ -53,11 +63,7 @@ class OneRecTask:
 
   def loss(self, model, batch, step):
     del step  # dropout draws from the model's RNG state, which the checkpoint holds
-    logits, aux = model(batch)
-    targets = batch.target_sid.reshape(-1, batch.target_sid.shape[-1])  # multi-target: [b * m, l]
-    weights = None if batch.target_mask is None else batch.target_mask.reshape(-1)
-    loss, metrics = semantic_id_loss(logits, targets, self.config.train.loss_reduction, weights)
-    return loss, metrics, aux
+    return onerec_loss(model, batch, self.config.train.loss_reduction)
 
   def batch(self, indices):
     m = self.run.model_config.targets_per_window
