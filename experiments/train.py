@@ -52,7 +52,7 @@ def main(argv):
   from onerec_jax.evaluation.evaluator import format_results
   results = train_and_evaluate(config, _WORKDIR.value)
   print(format_results(results))
-  print(json.dumps({k: results[k] for k in ("model", "popularity", "selected") if k in results}, indent=1))
+  print(json.dumps({k: results[k] for k in ("model", "popularity", "item_rate", "selected") if k in results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import dataclasses
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
 from onerec_jax.models.config import ModelConfig
+from onerec_jax.models.reward import RewardConfig
 from onerec_jax.models.sasrec import SasrecConfig
 from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
@@ -18,11 +19,12 @@ class ExperimentConfig:
 
   name: str = ""  # registered experiment name
   description: str = ""  # one line, shown by `python -m experiments.list`
-  family: str = "onerec"  # model family (onerec_jax.train.families): 'onerec' | 'sasrec'
+  family: str = "onerec"  # model family (onerec_jax.train.families): 'onerec' | 'sasrec' | 'reward'
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)  # onerec only
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)  # onerec only
   sasrec: SasrecConfig = dataclasses.field(default_factory=SasrecConfig)  # sasrec only
+  reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)  # reward (P-Score) only
   train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
   eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
@@ -36,6 +38,9 @@ class ExperimentConfig:
     self.eval.validate()
     if self.family == "sasrec":
       self.sasrec.validate()
+      return self
+    if self.family == "reward":
+      self.reward.validate()
       return self
     self.tokenizer.validate()
     self.model.validate()

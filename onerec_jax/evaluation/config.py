@@ -29,7 +29,8 @@ class EvalConfig:
     if self.exclude not in ("none", "window", "all"):
       raise ValueError(f"eval.exclude must be 'none', 'window' or 'all', got {self.exclude!r}")
     known = {f"{m}@{k}" for m in ("hr", "recall", "ndcg") for k in self.ks} | {f"mrr@{max(self.ks or (1,))}"}
-    if self.select_metric and self.select_metric not in known:
+    # Metrics named 'kind/target' (the reward model's auc/<objective>) are checked against the first evaluation.
+    if self.select_metric and "/" not in self.select_metric and self.select_metric not in known:
       raise ValueError(f"eval.select_metric={self.select_metric!r} is not one of {sorted(known)}")
     if self.eval_every < 0:
       raise ValueError(f"eval.eval_every must be >= 0, got {self.eval_every}")

@@ -128,8 +128,9 @@ def format_results(results: dict) -> str:
            f"exclude={results.get('exclude', 'none')} users={results['num_users']}{extra}"]
   keys = [k for k in results["model"] if not k.startswith("hr@")]  # hr@k = recall@k, printed once
   lines.append("policy       " + " ".join(f"{k:>10}" for k in keys))
-  for policy in ("model", "popularity"):
-    lines.append(f"{policy:<12} " + " ".join(f"{results[policy][k]:>10.4f}" for k in keys))
+  for policy in ("model", "popularity", "item_rate"):  # item_rate: the reward model's baseline
+    if policy in results:
+      lines.append(f"{policy:<12} " + " ".join(f"{results[policy][k]:>10.4f}" for k in keys))
   if "selected" in results:
     sel = results["selected"]
     lines.append(f"selected on valid {sel['metric']} at step {sel['step']}: test " +

@@ -43,3 +43,20 @@ class SasrecBatch:
   inputs: jax.Array  # [b, t] int32 items, right-aligned, -1 padding
   targets: jax.Array  # [b, t] int32 next items, -1 where not supervised
   mask: jax.Array  # [b, t] bool supervised targets
+
+
+@flax.struct.dataclass
+class RewardBatch:
+  """Impressions for the reward model (onerec_jax.models.reward): a candidate and the user's past."""
+
+  user_id: jax.Array  # [b] int32
+  static: jax.Array  # [b, s] int32 static user features
+  history_items: jax.Array  # [b, h] int32 the last h impressions before the candidate, -1 = padding
+  history_category: jax.Array  # [b, h] int32
+  history_author: jax.Array  # [b, h] int32
+  history_labels: jax.Array  # [b, h, o] float32 the feedback observed on those impressions
+  item: jax.Array  # [b] int32 the candidate
+  category: jax.Array  # [b] int32
+  author: jax.Array  # [b] int32
+  labels: jax.Array | None = None  # [b, o] float32 the candidate's feedback (training and evaluation)
+  preference: jax.Array | None = None  # [b] float32 the preference label the fused score learns

@@ -152,6 +152,9 @@ class LoadedDataset:
   stats: LoadStats
   item_raw_ids: np.ndarray | None = None  # [i] original id (int) or key (str) of each dense item index
   simulator: Any = None  # the Simulator a simulated dataset (`synthetic`) was drawn from, else None
+  # Extra per-interaction columns packed like `data.items`: name -> [u, n] (0 where padded), e.g. the
+  # KuaiRand feedback labels ('label/is_click', ...) and 'date' the reward model trains and splits on.
+  columns: dict = dataclasses.field(default_factory=dict)
 
 
 def dense_index(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +165,7 @@ def dense_index(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def pack_sequences(inter: Interactions, side: ItemSide, *, name: str, user_static: dict | None = None,
                    static_vocab_sizes: tuple[int, ...] = (1,), min_length: int = 3,
-                   empty_users: int = 0) -> LoadedDataset:
+                   empty_users: int = 0, columns: dict | None = None) -> LoadedDataset:
   """Groups rows by user (users sorted by id), orders each user's rows in time, pads, applies the rules.
 
   Args:
@@ -174,6 +177,7 @@ def pack_sequences(inter: Interactions, side: ItemSide, *, name: str, user_stati
     min_length: users with fewer interactions are dropped (counted).
     empty_users: users the reader saw with no interaction at all (a sequence-file line with only a user
       id); counted as `users_dropped_empty` and in `raw_users`.
+    columns: extra per-row arrays [N] (name -> values, in file order), packed into [u, n] beside items.
 
   Returns:
     LoadedDataset with a validated SequenceDataset ([u, n] items etc.) and its LoadStats.
@@ -223,7 +227,8 @@ def pack_sequences(inter: Interactions, side: ItemSide, *, name: str, user_stati
       item_content=side.content.astype(np.float32), num_categories=int(side.num_categories),
       num_authors=int(side.num_authors), name=name)
   data.validate()
-  return LoadedDataset(data, stats, np.asarray(side.raw_ids))
+  packed = {name: np.where(valid, np.asarray(values)[rows], 0) for name, values in (columns or {}).items()}
+  return LoadedDataset(data, stats, np.asarray(side.raw_ids), columns=packed)
 
 
 def one_hot_rows(index_lists: list[list[int]], width: int) -> np.ndarray:

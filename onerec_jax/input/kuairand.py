@@ -33,6 +33,9 @@ from onerec_jax.input.dataset_spec import DatasetSpec
 
 FOLDERS = ("kuairand-pure-slice", os.path.join("KuaiRand-Pure", "data"), "kuairand-pure")
 LOG_COLUMNS = ("user_id", "video_id", "time_ms", "is_like", "long_view", "play_time_ms", "duration_ms")
+# The feedback signals of every exposure (the reward model's objectives), packed as LoadedDataset.columns
+# 'label/<name>' [u, n] with 'date' (yyyymmdd) beside them.
+LABEL_COLUMNS = ("is_click", "long_view", "is_like", "is_follow", "is_comment", "is_forward", "is_hate")
 USER_COLUMNS = ("user_active_degree", "follow_user_num_range", "fans_user_num_range", "friend_user_num_range",
                 "register_days_range")
 
@@ -65,11 +68,12 @@ def _csv_rows(path: str, needed: tuple[str, ...]):
 
 
 def _read_logs(folder: str):
-  cols = {c: [] for c in LOG_COLUMNS}
+  names = tuple(dict.fromkeys(LOG_COLUMNS + LABEL_COLUMNS + ("date",)))
+  cols = {c: [] for c in names}
   lines, files = [], sorted(glob.glob(os.path.join(folder, "log_standard_*_pure.csv")))
   for path in files:
-    for number, row in _csv_rows(path, LOG_COLUMNS):
-      for c, text in zip(LOG_COLUMNS, row):
+    for number, row in _csv_rows(path, names):
+      for c, text in zip(names, row):
         cols[c].append(ix.parse_float(text, path, number, c) if c != "video_id"
                        else ix.parse_int(text, path, number, c))
       lines.append(number)
@@ -133,7 +137,10 @@ def load_kuairand_pure(root: str) -> ix.LoadedDataset:
   inter = ix.Interactions.build(cols["user_id"].astype(np.int64), item, cols["time_ms"], feedback, positive,
                                 source)
   static, vocab = _user_static(folder)
-  return ix.pack_sequences(inter, side, name="kuairand_pure", user_static=static, static_vocab_sizes=vocab)
+  columns = {f"label/{c}": (cols[c] > 0).astype(np.float32) for c in LABEL_COLUMNS}
+  columns["date"] = cols["date"].astype(np.int64)
+  return ix.pack_sequences(inter, side, name="kuairand_pure", user_static=static, static_vocab_sizes=vocab,
+                           columns=columns)
 
 
 SPECS = (DatasetSpec("kuairand_pure", lambda root, name: load_kuairand_pure(root),

@@ -22,7 +22,13 @@ def _sasrec(config, workdir):
   return SasrecTask(config, workdir)
 
 
-_FACTORIES: dict[str, Callable[[ExperimentConfig, str | None], Task]] = {"onerec": _onerec, "sasrec": _sasrec}
+def _reward(config, workdir):
+  from onerec_jax.train.reward_task import RewardTask
+  return RewardTask(config, workdir)
+
+
+_FACTORIES: dict[str, Callable[[ExperimentConfig, str | None], Task]] = {
+    "onerec": _onerec, "sasrec": _sasrec, "reward": _reward}
 
 
 def register(name: str, factory: Callable[[ExperimentConfig, str | None], Task]) -> None:

@@ -30,6 +30,13 @@ def _abstract_model(config):
     model_config = dataclasses.replace(config.sasrec, num_items=config.data.simulator.num_items)
     with mesh_context(make_mesh(), "fsdp_tp"):
       return nnx.eval_shape(lambda: SASRec(model_config, rngs=nnx.Rngs(0)))
+  if config.family == "reward":
+    from onerec_jax.models.reward import RewardModel
+    sim = config.data.simulator
+    reward_config = dataclasses.replace(config.reward, num_items=sim.num_items, num_users=sim.num_users,
+                                        num_categories=sim.num_categories, num_authors=sim.num_authors)
+    with mesh_context(make_mesh(), config.train.sharding_rules):
+      return nnx.eval_shape(lambda: RewardModel(reward_config, 7, rngs=nnx.Rngs(0)))
   model_config = _with_data_fields(config)
   with mesh_context(make_mesh(), config.train.sharding_rules):
     return nnx.eval_shape(lambda: OneRec(model_config, rngs=nnx.Rngs(0)))
