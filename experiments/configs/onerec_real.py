@@ -86,8 +86,8 @@ def onerec_ml1m_tiny() -> ExperimentConfig:
   return config
 
 
-@register_sweep("onerec_beauty_ablations", "onerec_beauty ablations at 2,000 steps: ID vectors, RQ-VAE, MoE, "
-                "static pathway, the report's design, beam width")
+@register_sweep("onerec_beauty_ablations", "onerec_beauty ablations at 2,000 steps: static pathway, item-id "
+                "embeddings, dropout, MoE, ID vectors, RQ-VAE, the report's design, beam width")
 def onerec_beauty_ablations() -> Sweep:
   """The issue-9 ablation rows on Beauty, each against `base` (onerec_beauty at a shorter budget).
 
@@ -102,6 +102,10 @@ def onerec_beauty_ablations() -> Sweep:
           "beam_10": ("eval.num_beams=10",),
           "beam_50": ("eval.num_beams=50",),
           "static_off": ("model.static_pathway=off",),  # no user-id token: a learned start token
+          # Memorisation: the encoder without raw item-id embeddings (semantic IDs, category, author
+          # only, as TIGER), and stronger dropout.
+          "no_item_id": ("model.use_item_id_embedding=false",),
+          "dropout_03": ("model.dropout_rate=0.3",),
           # Equal activated parameters: 4 experts of the dense width (512), one per token.
           "moe_4e_top1": ("model.num_experts=4", "model.num_experts_per_token=1"),
           "ids_aligned": ("tokenizer.item_vectors=aligned",),
