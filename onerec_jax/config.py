@@ -9,6 +9,7 @@ from onerec_jax.input.config import DataConfig
 from onerec_jax.models.config import ModelConfig
 from onerec_jax.models.reward import RewardConfig
 from onerec_jax.models.sasrec import SasrecConfig
+from onerec_jax.rl.config import RLConfig
 from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
 
@@ -19,12 +20,13 @@ class ExperimentConfig:
 
   name: str = ""  # registered experiment name
   description: str = ""  # one line, shown by `python -m experiments.list`
-  family: str = "onerec"  # model family (onerec_jax.train.families): 'onerec' | 'sasrec' | 'reward'
+  family: str = "onerec"  # model family (onerec_jax.train.families): 'onerec' | 'sasrec' | 'reward' | 'ecpo'
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)  # onerec only
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)  # onerec only
   sasrec: SasrecConfig = dataclasses.field(default_factory=SasrecConfig)  # sasrec only
   reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)  # reward (P-Score) only
+  rl: RLConfig = dataclasses.field(default_factory=RLConfig)  # ecpo only (data, tokenizer, model: init_from's)
   train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
   eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
@@ -42,6 +44,8 @@ class ExperimentConfig:
     if self.family == "reward":
       self.reward.validate()
       return self
+    if self.family == "ecpo":
+      self.rl.validate()
     self.tokenizer.validate()
     self.model.validate()
     if self.data.dataset == "synthetic":

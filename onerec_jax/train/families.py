@@ -27,8 +27,13 @@ def _reward(config, workdir):
   return RewardTask(config, workdir)
 
 
+def _ecpo(config, workdir):
+  from onerec_jax.rl.ecpo_task import EcpoTask
+  return EcpoTask(config, workdir)
+
+
 _FACTORIES: dict[str, Callable[[ExperimentConfig, str | None], Task]] = {
-    "onerec": _onerec, "sasrec": _sasrec, "reward": _reward}
+    "onerec": _onerec, "sasrec": _sasrec, "reward": _reward, "ecpo": _ecpo}
 
 
 def register(name: str, factory: Callable[[ExperimentConfig, str | None], Task]) -> None:

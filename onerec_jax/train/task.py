@@ -41,6 +41,9 @@ class Task(Protocol):
   def evaluate(self, graphdef, state, split: str) -> dict:
     """Metrics of the model on a leave-one-out split: {'split', 'model': {...}, 'popularity': {...}, ...}."""
 
+  # Optional: `make_train_step(graphdef, tx) -> step(state, batch) -> (state, metrics)` replaces the
+  # engine's supervised step (onerec_jax.train.train_step) for a family that needs its own (ECPO).
+
   def train_flops(self, batch_size: int) -> int:
     """Analytic matmul FLOPs of one training step of `batch_size` examples (onerec_jax.models.flops)."""
 

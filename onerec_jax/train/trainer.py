@@ -124,8 +124,12 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
       state = checkpointing.restore(manager, state)
       logging.info("resumed from checkpoint at step %d", int(state.step))
     state_shardings = jax.tree.map(lambda x: x.sharding, state)
-    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step,
-                                      accum_steps=tc.grad_accum_steps),
+    if hasattr(task, "make_train_step"):  # a family with its own step (ECPO: rollouts, several updates)
+      step = task.make_train_step(graphdef, tx)
+    else:
+      step = make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step,
+                             accum_steps=tc.grad_accum_steps)
+    step_fn = jax.jit(step,
                       out_shardings=(state_shardings, None), donate_argnums=(0,))
     dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
     per_epoch = pipeline.steps_per_epoch(task.num_examples, tc.batch_size)

@@ -1,0 +1,31 @@
+"""Typed configuration of ECPO post-training (onerec_jax.rl.ecpo_task)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(kw_only=True)
+class RLConfig:
+  """ECPO on top of a supervised OneRec run."""
+
+  init_from: str = ""  # workdir of the supervised run: its config, tokenizer and latest checkpoint
+  group_size: int = 32  # G: items per user drawn by beam search from the policy at the start of the step
+  rl_share: float = 0.25  # share of each batch's rows that are RL users (the rest: supervised targets)
+  rl_weight: float = 1.0  # weight of the ECPO term beside the supervised next-token loss
+  updates_per_rollout: int = 2  # optimiser updates on each group of rollouts (pi_old is their policy)
+  eps: float = 0.2  # clip range
+  delta: float = 0.1  # the early clip's margin (report: 0.1)
+  early_clip: bool = True  # False: plain GRPO clipping (ratio over pi_old), for comparison
+  reward: str = "oracle"  # 'oracle': the simulator's expected engagement of the item for the user
+
+  def validate(self) -> "RLConfig":
+    if self.group_size < 2:
+      raise ValueError(f"rl.group_size must be >= 2 (advantages are relative within a group), got {self.group_size}")
+    if not 0.0 < self.rl_share <= 1.0:
+      raise ValueError(f"rl.rl_share must be in (0, 1], got {self.rl_share}")
+    if self.updates_per_rollout < 1:
+      raise ValueError(f"rl.updates_per_rollout must be >= 1, got {self.updates_per_rollout}")
+    if self.reward not in ("oracle",):
+      raise ValueError(f"rl.reward must be 'oracle' (the P-Score reward is not wired yet), got {self.reward!r}")
+    return self

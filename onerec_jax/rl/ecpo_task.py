@@ -1,0 +1,175 @@
+"""ECPO post-training as a family of the one engine ('ecpo'): beam rollouts, group advantages, the
+early-clipped objective, jointly with the supervised next-token loss (PAPER.md section 7).
+
+The run starts from a supervised OneRec run (`rl.init_from`): its data, tokenizer artifact, model config
+and latest parameters. Each engine step takes a batch whose first rows are supervised targets and whose
+last `rl.rl_share` rows are RL users (the features before their validation item, as inference sees them):
+
+  1. pi_old = the parameters at the start of the step; for every RL user, G = rl.group_size items by
+     trie-constrained beam search under pi_old (every rollout a real item);
+  2. rewards: the simulator's expected engagement of each item for the user (rl.reward='oracle'), then
+     group-normalised advantages;
+  3. log pi_old(o) of every rollout, teacher-forced (the product over its semantic-ID tokens);
+  4. `rl.updates_per_rollout` optimiser updates of  sft_loss + rl.weight * ECPO(pi, pi_old, A)  (the
+     ratio leaves 1 after the first update; the early clip bounds it by 1 + eps + delta).
+
+MoE router biases are not updated during RL (the supervised run balanced them). Evaluation is OneRec's
+(Recall/NDCG on the held-out item and, on the simulator, the true engagement of the top-K list).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from onerec_jax.config import ExperimentConfig
+from onerec_jax.decoding.generate import generate
+from onerec_jax.losses.ecpo import ecpo_loss, group_advantages, sequence_log_prob
+from onerec_jax.models.onerec import decoder_inputs
+from onerec_jax.train.onerec_task import OneRecTask, onerec_loss
+from onerec_jax.train.train_step import TrainState
+
+
+def rollout_log_prob(model, batch, sids: jax.Array) -> jax.Array:
+  """log pi(o) of each rollout, teacher-forced: batch of b users, sids [b, g, l] -> [b, g].
+
+  The encoder runs once per user; the g rollouts of a user share its cross-attention keys/values.
+  """
+  b, g, l = sids.shape
+  encoded, segment_ids, _ = model.encode(batch)
+  flat = sids.reshape(b * g, l)
+  logits, _ = model.decode(decoder_inputs(flat[:, :-1], model.config.sid_vocab_size), model.cross_kv(encoded),
+                           segment_ids)
+  return sequence_log_prob(logits, flat).reshape(b, g)
+
+
+def oracle_rewards(simulator, user_ids: np.ndarray, num_items: int) -> np.ndarray:
+  """[u, i] the simulator's expected engagement of every item for every user (at the end of history)."""
+  items = np.broadcast_to(np.arange(num_items), (len(user_ids), num_items))
+  return simulator.ground_truth(user_ids, items)
+
+
+class EcpoTask:
+  """ECPO through the engine; `make_train_step` replaces the engine's supervised step."""
+
+  family = "ecpo"
+  router_bias_step = 0.0
+  experts = (0, 0)
+
+  def __init__(self, config: ExperimentConfig, workdir: str | None):
+    from onerec_jax.train.checkpointing import load_config
+    rl = config.rl.validate()
+    if not rl.init_from:
+      raise ValueError("rl.init_from is empty: give the workdir of a trained supervised OneRec run "
+                       "(--config.rl.init_from=/tmp/onerec_quickstart)")
+    base = load_config(rl.init_from)
+    if base.family != "onerec":
+      raise ValueError(f"rl.init_from={rl.init_from!r} is a {base.family!r} run; ECPO starts from a OneRec run")
+    # The supervised run's data, model and semantic IDs (read back from its tokenizer artifact).
+    config.data, config.model = base.data, base.model
+    config.tokenizer = dataclasses.replace(base.tokenizer, source=os.path.join(rl.init_from, "tokenizer"))
+    self.config = config
+    self.sft = OneRecTask(config, workdir)
+    self.run = self.sft.run
+    if self.run.simulator is None:
+      raise ValueError("rl.reward='oracle' needs the simulator's ground truth (data.dataset='synthetic')")
+    mc = self.run.model_config
+    self.experts = (mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0)
+    self.compute_dtype = mc.dtype
+    self.num_examples = self.sft.num_examples
+    self.example_unit = f"rows ({1 - rl.rl_share:.0%} supervised targets, {rl.rl_share:.0%} RL users x {rl.group_size})"
+    self.rl_rows = max(1, int(round(config.train.batch_size * rl.rl_share)))
+    data = self.run.data
+    self.rewards = oracle_rewards(self.run.simulator, data.user_ids, data.num_items)  # [u, i] by user row
+    trie = self.run.sid_table.trie()
+    self.trie = (np.asarray(trie.children), np.asarray(trie.leaf_item))
+
+  def build_model(self):
+    """The supervised run's model with its latest parameters."""
+    from onerec_jax.train.checkpointing import restore_run
+    model = self.sft.build_model()
+    _, _, _, state, _ = restore_run(self.config.rl.init_from)
+    fresh = nnx.state(model, nnx.Param)
+    nnx.update(model, jax.tree.map(lambda new, old: jax.device_put(np.asarray(new), old.sharding),
+                                   state.params, fresh))
+    return model
+
+  def batch(self, indices):
+    n_sft = len(indices) - self.rl_rows
+    sft = self.sft.batch(indices[:n_sft]) if n_sft > 0 else None
+    rows = self.sft.examples.user_rows[indices[n_sft:]]
+    rl = self.run.builder.history_before(rows, self.run.data.lengths[rows] - 2)  # before the valid item
+    return {"sft": sft, "rl": rl, "rl_rows": rows.astype(np.int32)}
+
+  def loss(self, model, batch, step):  # the supervised part alone (used by nothing but the protocol)
+    return onerec_loss(model, batch["sft"], self.config.train.loss_reduction)
+
+  def make_train_step(self, graphdef, tx: optax.GradientTransformation):
+    rl, tc = self.config.rl, self.config.train
+    rewards_table = jnp.asarray(self.rewards)
+    children, leaf = (jnp.asarray(a) for a in self.trie)
+
+    def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
+      old = nnx.merge(graphdef, state.params, state.rest)
+      old.eval()
+      rollout = generate(old, batch["rl"], num_beams=rl.group_size, trie_children=children, trie_leaf_item=leaf)
+      items = rollout.items  # [b, g], -1 where the trie held fewer than g items
+      real = items >= 0
+      rewards = jnp.where(real, rewards_table[batch["rl_rows"][:, None], jnp.maximum(items, 0)], 0.0)
+      advantages = group_advantages(rewards, real)
+      logp_old = jax.lax.stop_gradient(rollout_log_prob(old, batch["rl"], rollout.sids))
+
+      def objective(params, rest):
+        model = nnx.merge(graphdef, params, rest)
+        model.train()
+        total, metrics = 0.0, {}
+        if batch["sft"] is not None:
+          sft_loss, sft_metrics, _ = onerec_loss(model, batch["sft"], tc.loss_reduction)
+          total = sft_loss
+          metrics.update({f"sft/{k}": v for k, v in sft_metrics.items()})
+        logp = rollout_log_prob(model, batch["rl"], rollout.sids)
+        rl_loss, rl_metrics = ecpo_loss(logp, logp_old, advantages, eps=rl.eps, delta=rl.delta, mask=real,
+                                        early_clip=rl.early_clip)
+        metrics.update({"rl/loss": rl_loss, **{f"rl/{k}": v for k, v in rl_metrics.items()}})
+        _, _, rest = nnx.split(model, nnx.Param, ...)
+        return total + rl.rl_weight * rl_loss, (metrics, rest)
+
+      def update(carry, _):
+        params, rest, opt_state = carry
+        (loss, (metrics, rest)), grads = jax.value_and_grad(objective, has_aux=True)(params, rest)
+        metrics["grad_norm"] = optax.global_norm(grads)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), rest, opt_state), {"loss": loss, **metrics}
+
+      (params, rest, opt_state), metrics = jax.lax.scan(
+          update, (state.params, state.rest, state.opt_state), None, length=rl.updates_per_rollout)
+      grad_norm_max = metrics["grad_norm"].max()  # [updates] -> the largest update of the step
+      metrics = jax.tree.map(lambda x: x.mean(), metrics)
+      metrics["grad_norm_max"] = grad_norm_max
+      metrics["rl/reward_mean"] = jnp.where(real, rewards, 0).sum() / jnp.maximum(real.sum(), 1)
+      metrics["rl/reward_best"] = jnp.where(real, rewards, -jnp.inf).max(-1).mean()
+      metrics["rl/legal_rate"] = real.mean()
+      if "sft/item_accuracy" in metrics:
+        metrics["item_accuracy"] = metrics["sft/item_accuracy"]  # what the engine's log line shows
+      if isinstance(opt_state, optax.ApplyIfFiniteState):
+        metrics["nonfinite_consecutive"] = opt_state.notfinite_count
+        metrics["nonfinite_total"] = opt_state.total_notfinite
+      return TrainState(state.step + 1, params, rest, opt_state), metrics
+
+    return train_step
+
+  def train_flops(self, batch_size: int) -> int:
+    return self.sft.train_flops(batch_size - self.rl_rows)  # the supervised part; rollouts not counted
+
+  def evaluate(self, graphdef, state, split: str) -> dict:
+    return self.sft.evaluate(graphdef, state, split)
+
+  def summary(self) -> dict:
+    return {**self.sft.summary(), "init_from": os.path.abspath(self.config.rl.init_from),
+            "example_unit": self.example_unit}
