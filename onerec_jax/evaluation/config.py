@@ -20,6 +20,10 @@ class EvalConfig:
   batch_size: int = 256  # users per beam-search / scoring call
   eval_every: int = 0  # steps between evaluations on valid and test (0 = one evaluation, at the end)
   select_metric: str = ""  # with eval_every: the valid metric that picks the reported step ('' = last step)
+  # Reward-model selection (generative families): a reward run's workdir ('' = beam order); the beam
+  # generates select_candidates items and the top K by P-Score are shown (beam order reported beside).
+  select_by: str = ""
+  select_candidates: int = 128
 
   def validate(self) -> None:
     if self.split not in ("valid", "test"):

@@ -72,8 +72,8 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     rows, pos = rows[:config.max_users], pos[:config.max_users]
   targets = run.data.items[rows, pos]
   k = max(config.ks)
-  beam_items, beam_scores = recommend_batches(run, graphdef, state, rows, pos, config.num_beams,
-                                              config.batch_size)
+  num_beams = max(config.num_beams, config.select_candidates) if config.select_by else config.num_beams
+  beam_items, beam_scores = recommend_batches(run, graphdef, state, rows, pos, num_beams, config.batch_size)
   live = beam_scores > NEG_INF / 2
   legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 1.0  # asserted 1.0 per batch
   exclude = None
@@ -82,6 +82,13 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   elif config.exclude == "window":
     exclude = windows.history_windows(run.data, rows, pos, run.model_config.short_len)
   ranked = dedupe_ranked(beam_items, k, exclude)
+  beam_order = None
+  if config.select_by:  # show the top K of the candidates by the reward model instead of beam order
+    from onerec_jax.evaluation.reward_selection import pscorer, select_by_reward
+    scorer = pscorer(config.select_by)
+    scorer.check_same_data(run.data)
+    candidates = dedupe_ranked(beam_items, config.select_candidates, exclude)
+    beam_order, ranked = ranked, select_by_reward(candidates, scorer.score(rows, pos, candidates), k)
   # Popularity: the most interacted items of the training part (the same list for everyone, less the
   # user's history under the HSTU protocol).
   popularity = run.data.item_popularity(upto=run.data.lengths - 2)
@@ -98,6 +105,9 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
       "legal_rate": legal_rate,
       "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
   }
+  if beam_order is not None:
+    results["beam_order"] = ranking_metrics(beam_order, targets, config.ks)
+    results["selection"] = {"by": config.select_by, "candidates": config.select_candidates}
   sim = run.simulator
   if sim is not None:
     user_ids = run.data.user_ids[rows]
@@ -108,6 +118,8 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
         "popularity": float(sim.expected_engagement(user_ids, popular).mean()),
         "random": float(sim.expected_engagement(user_ids, random_lists).mean()),
     }
+    if beam_order is not None:
+      truth["beam_order"] = float(sim.expected_engagement(user_ids, beam_order).mean())
     if run.data.num_items <= 20000:  # the best possible list, by the simulator's own scores
       best = []
       for s in range(0, len(rows), 256):
@@ -128,7 +140,7 @@ def format_results(results: dict) -> str:
            f"exclude={results.get('exclude', 'none')} users={results['num_users']}{extra}"]
   keys = [k for k in results["model"] if not k.startswith("hr@")]  # hr@k = recall@k, printed once
   lines.append("policy       " + " ".join(f"{k:>10}" for k in keys))
-  for policy in ("model", "popularity", "item_rate"):  # item_rate: the reward model's baseline
+  for policy in ("model", "beam_order", "popularity", "item_rate"):  # item_rate: the reward model's baseline
     if policy in results:
       lines.append(f"{policy:<12} " + " ".join(f"{results[policy][k]:>10.4f}" for k in keys))
   if "selected" in results:
