@@ -27,7 +27,7 @@ class PScorer:
     config, task, graphdef, state, mesh = restore_run(workdir)
     if config.family != "reward":
       raise ValueError(f"{workdir} is a {config.family!r} run, not a reward-model ('reward') run")
-    self.task, self.state, self.mesh = task, state, mesh
+    self.task, self.state, self.mesh, self.graphdef = task, state, mesh, graphdef
     self.history_len = task.model_config.history_len
 
     def score(params, rest, batch):

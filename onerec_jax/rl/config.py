@@ -17,7 +17,9 @@ class RLConfig:
   eps: float = 0.2  # clip range
   delta: float = 0.1  # the early clip's margin (report: 0.1)
   early_clip: bool = True  # False: plain GRPO clipping (ratio over pi_old), for comparison
-  reward: str = "oracle"  # 'oracle': the simulator's expected engagement of the item for the user
+  reward: str = "oracle"  # 'oracle': the simulator's expected engagement of the item for the user |
+  # 'pscore': the preference probability of a trained reward model (reward_from)
+  reward_from: str = ""  # rl.reward='pscore': workdir of a reward run (family 'reward') on the same data
 
   def validate(self) -> "RLConfig":
     if self.group_size < 2:
@@ -26,6 +28,8 @@ class RLConfig:
       raise ValueError(f"rl.rl_share must be in (0, 1], got {self.rl_share}")
     if self.updates_per_rollout < 1:
       raise ValueError(f"rl.updates_per_rollout must be >= 1, got {self.updates_per_rollout}")
-    if self.reward not in ("oracle",):
-      raise ValueError(f"rl.reward must be 'oracle' (the P-Score reward is not wired yet), got {self.reward!r}")
+    if self.reward not in ("oracle", "pscore"):
+      raise ValueError(f"rl.reward must be 'oracle' or 'pscore', got {self.reward!r}")
+    if self.reward == "pscore" and not self.reward_from:
+      raise ValueError("rl.reward='pscore' needs rl.reward_from: the workdir of a trained reward run")
     return self

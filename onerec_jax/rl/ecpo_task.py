@@ -7,7 +7,8 @@ last `rl.rl_share` rows are RL users (the features before their validation item,
 
   1. pi_old = the parameters at the start of the step; for every RL user, G = rl.group_size items by
      trie-constrained beam search under pi_old (every rollout a real item);
-  2. rewards: the simulator's expected engagement of each item for the user (rl.reward='oracle'), then
+  2. rewards: the simulator's expected engagement of each item for the user (rl.reward='oracle', an
+     upper bound) or the preference probability of a trained P-Score model (rl.reward='pscore'), then
      group-normalised advantages;
   3. log pi_old(o) of every rollout, teacher-forced (the product over its semantic-ID tokens);
   4. `rl.updates_per_rollout` optimiser updates of  sft_loss + rl.weight * ECPO(pi, pi_old, A)  (the
@@ -77,8 +78,13 @@ class EcpoTask:
     self.config = config
     self.sft = OneRecTask(config, workdir)
     self.run = self.sft.run
-    if self.run.simulator is None:
+    if self.run.simulator is None and rl.reward == "oracle":
       raise ValueError("rl.reward='oracle' needs the simulator's ground truth (data.dataset='synthetic')")
+    self.scorer = None
+    if rl.reward == "pscore":
+      from onerec_jax.evaluation.reward_selection import pscorer
+      self.scorer = pscorer(rl.reward_from)
+      self.scorer.check_same_data(self.run.data)
     mc = self.run.model_config
     self.experts = (mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0)
     self.compute_dtype = mc.dtype
@@ -86,7 +92,8 @@ class EcpoTask:
     self.example_unit = f"rows ({1 - rl.rl_share:.0%} supervised targets, {rl.rl_share:.0%} RL users x {rl.group_size})"
     self.rl_rows = max(1, int(round(config.train.batch_size * rl.rl_share)))
     data = self.run.data
-    self.rewards = oracle_rewards(self.run.simulator, data.user_ids, data.num_items)  # [u, i] by user row
+    self.rewards = (oracle_rewards(self.run.simulator, data.user_ids, data.num_items)  # [u, i] by user row
+                    if rl.reward == "oracle" else None)
     trie = self.run.sid_table.trie()
     self.trie = (np.asarray(trie.children), np.asarray(trie.leaf_item))
 
@@ -104,16 +111,40 @@ class EcpoTask:
     n_sft = len(indices) - self.rl_rows
     sft = self.sft.batch(indices[:n_sft]) if n_sft > 0 else None
     rows = self.sft.examples.user_rows[indices[n_sft:]]
-    rl = self.run.builder.history_before(rows, self.run.data.lengths[rows] - 2)  # before the valid item
-    return {"sft": sft, "rl": rl, "rl_rows": rows.astype(np.int32)}
+    positions = self.run.data.lengths[rows] - 2  # before the valid item
+    rl = self.run.builder.history_before(rows, positions)
+    out = {"sft": sft, "rl": rl, "rl_rows": rows.astype(np.int32)}
+    if self.scorer is not None:  # the reward model's view of the same users (its candidate fields unused)
+      from onerec_jax.input.impressions import reward_batch
+      out["rl_reward_history"] = reward_batch(self.scorer.task.imp, rows, positions, self.scorer.history_len)
+    return out
 
   def loss(self, model, batch, step):  # the supervised part alone (used by nothing but the protocol)
     return onerec_loss(model, batch["sft"], self.config.train.loss_reduction)
 
   def make_train_step(self, graphdef, tx: optax.GradientTransformation):
     rl, tc = self.config.rl, self.config.train
-    rewards_table = jnp.asarray(self.rewards)
+    rewards_table = None if self.rewards is None else jnp.asarray(self.rewards)
     children, leaf = (jnp.asarray(a) for a in self.trie)
+    scorer = self.scorer
+    if scorer is not None:
+      data = scorer.task.imp.data
+      item_category, item_author = jnp.asarray(data.item_category), jnp.asarray(data.item_author)
+
+    def item_rewards(batch, items):
+      """[b, g] rewards of the rollout items (0 where there is no item)."""
+      real = items >= 0
+      safe = jnp.maximum(items, 0)
+      if scorer is None:
+        return jnp.where(real, rewards_table[batch["rl_rows"][:, None], safe], 0.0)
+      b, g = items.shape
+      flat = safe.reshape(-1)
+      history = jax.tree.map(lambda x: jnp.repeat(x, g, axis=0), batch["rl_reward_history"])
+      candidates = history.replace(item=flat, category=item_category[flat], author=item_author[flat], labels=None)
+      reward_model = nnx.merge(scorer.graphdef, scorer.state.params, scorer.state.rest)
+      reward_model.eval()
+      preference = jax.nn.sigmoid(reward_model(candidates)[1]).reshape(b, g)
+      return jax.lax.stop_gradient(jnp.where(real, preference, 0.0))
 
     def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
       old = nnx.merge(graphdef, state.params, state.rest)
@@ -121,7 +152,7 @@ class EcpoTask:
       rollout = generate(old, batch["rl"], num_beams=rl.group_size, trie_children=children, trie_leaf_item=leaf)
       items = rollout.items  # [b, g], -1 where the trie held fewer than g items
       real = items >= 0
-      rewards = jnp.where(real, rewards_table[batch["rl_rows"][:, None], jnp.maximum(items, 0)], 0.0)
+      rewards = item_rewards(batch, items)
       advantages = group_advantages(rewards, real)
       logp_old = jax.lax.stop_gradient(rollout_log_prob(old, batch["rl"], rollout.sids))
 

@@ -53,3 +53,13 @@ def test_ecpo_family_trains_and_evaluates_through_the_engine(supervised, tmp_pat
   assert "ground_truth_engagement@10" in results
   with pytest.raises(ValueError, match="rl.init_from is empty"):
     make_task(registry.get("ecpo_synthetic_tiny"), None)
+
+
+@pytest.mark.slow
+def test_pscore_reward_from_a_reward_run(supervised, tmp_path):
+  train_and_evaluate(registry.get("reward_synthetic_tiny"), str(tmp_path / "reward"))
+  config = registry.get("ecpo_synthetic_tiny")
+  config.rl.init_from, config.rl.reward, config.rl.reward_from = supervised, "pscore", str(tmp_path / "reward")
+  config.train.num_steps = 2
+  results = train_and_evaluate(config, str(tmp_path / "ecpo_pscore"))
+  assert results["train"]["family"] == "ecpo" and results["legal_rate"] == 1.0
