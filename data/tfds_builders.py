@@ -30,6 +30,7 @@ from onerec_jax.input.datasets import get_spec, is_known_dataset, load_dataset, 
 from onerec_jax.input.sequences import FEEDBACK_NAMES
 
 from onerec_jax.input.tfds_source import VERSION, load_tfds_sequences  # noqa: F401 (re-exported)
+
 _CACHE: dict = {}
 
 
@@ -45,27 +46,38 @@ class _SequencesBuilder(tfds.core.GeneratorBasedBuilder):
 
   VERSION = tfds.core.Version(VERSION)
   DATASET = ""
-  BUILDER_CONFIGS = [tfds.core.BuilderConfig(name="sequences", description="one example per user"),
-                     tfds.core.BuilderConfig(name="items", description="one example per item")]
-  MANUAL_DOWNLOAD_INSTRUCTIONS = ("Point --manual_dir at the data directory holding the dataset folder "
-                                  "(see data/README.md and the loader's module docstring).")
+  BUILDER_CONFIGS = [
+    tfds.core.BuilderConfig(name="sequences", description="one example per user"),
+    tfds.core.BuilderConfig(name="items", description="one example per item"),
+  ]
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+    "Point --manual_dir at the data directory holding the dataset folder "
+    "(see data/README.md and the loader's module docstring)."
+  )
 
   def _info(self) -> tfds.core.DatasetInfo:
     if self.builder_config.name == "sequences":
-      features = tfds.features.FeaturesDict({
+      features = tfds.features.FeaturesDict(
+        {
           "user_id": np.int64,
           "items": tfds.features.Tensor(shape=(None,), dtype=np.int32),
           "feedback": tfds.features.Tensor(shape=(None, len(FEEDBACK_NAMES)), dtype=np.float32),
           "positive": tfds.features.Tensor(shape=(None,), dtype=np.bool_),
           "static": tfds.features.Tensor(shape=(None,), dtype=np.int32),
-      })
+        }
+      )
     else:
-      features = tfds.features.FeaturesDict({
-          "item": np.int32, "category": np.int32, "author": np.int32,
+      features = tfds.features.FeaturesDict(
+        {
+          "item": np.int32,
+          "category": np.int32,
+          "author": np.int32,
           "content": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-      })
-    return tfds.core.DatasetInfo(builder=self, features=features, description=self.__doc__,
-                                 metadata=tfds.core.MetadataDict())
+        }
+      )
+    return tfds.core.DatasetInfo(
+      builder=self, features=features, description=self.__doc__, metadata=tfds.core.MetadataDict()
+    )
 
   def _split_generators(self, dl_manager):
     manual = dl_manager.manual_dir or os.environ.get("ONEREC_DATA_DIR", "")
@@ -77,15 +89,33 @@ class _SequencesBuilder(tfds.core.GeneratorBasedBuilder):
     if self.builder_config.name == "sequences":
       for r in range(data.num_users):
         n = int(data.lengths[r])
-        yield r, {"user_id": int(data.user_ids[r]), "items": data.items[r, :n], "feedback": data.feedback[r, :n],
-                  "positive": data.positive[r, :n], "static": data.user_static[r]}
+        yield (
+          r,
+          {
+            "user_id": int(data.user_ids[r]),
+            "items": data.items[r, :n],
+            "feedback": data.feedback[r, :n],
+            "positive": data.positive[r, :n],
+            "static": data.user_static[r],
+          },
+        )
     else:
       for i in range(data.num_items):
-        yield i, {"item": i, "category": int(data.item_category[i]), "author": int(data.item_author[i]),
-                  "content": data.item_content[i]}
+        yield (
+          i,
+          {
+            "item": i,
+            "category": int(data.item_category[i]),
+            "author": int(data.item_author[i]),
+            "content": data.item_content[i],
+          },
+        )
     self.info.metadata.update(
-        num_categories=data.num_categories, num_authors=data.num_authors,
-        static_vocab_sizes=list(data.static_vocab_sizes), stats=loaded.stats.as_dict())
+      num_categories=data.num_categories,
+      num_authors=data.num_authors,
+      static_vocab_sizes=list(data.static_vocab_sizes),
+      stats=loaded.stats.as_dict(),
+    )
 
 
 def _class_name(name: str) -> str:
@@ -99,8 +129,9 @@ def _make_builder(name: str) -> type:
   if not spec.reads_files:
     raise ValueError(f"dataset {name!r} is not read from files ({spec.description}); it has no TFDS builder")
   doc = f"{spec.description or name} ({spec.load.__module__})."
-  cls = type(_class_name(name), (_SequencesBuilder,), {"name": name, "DATASET": name, "__doc__": doc,
-                                                        "__module__": __name__})
+  cls = type(
+    _class_name(name), (_SequencesBuilder,), {"name": name, "DATASET": name, "__doc__": doc, "__module__": __name__}
+  )
   globals()[cls.__name__] = cls
   return cls
 
@@ -127,8 +158,10 @@ def builder(name: str, tfds_dir: str, config: str, manual_dir: str = "") -> tfds
   """The builder of dataset `name` (an onerec_jax name) and config 'sequences' | 'items'."""
   if name not in BUILDERS:
     if not is_known_dataset(name):
-      raise ValueError(f"no TFDS builder for {name!r}; have {sorted(BUILDERS)} (or another name a pattern "
-                       "of onerec_jax.input.datasets accepts)")
+      raise ValueError(
+        f"no TFDS builder for {name!r}; have {sorted(BUILDERS)} (or another name a pattern "
+        "of onerec_jax.input.datasets accepts)"
+      )
     BUILDERS[name] = _make_builder(name)
   cls = BUILDERS[name]
   return cls(config=config, data_dir=tfds_dir, file_format="array_record")

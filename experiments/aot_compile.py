@@ -33,7 +33,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from absl import app, flags, logging
 from flax import nnx
 from flax.core import spmd
@@ -42,13 +41,18 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from experiments import common_flags, registry
 
 LAYOUTS: dict[str, tuple[tuple[int, int, int, int], str]] = {
-    "data_parallel": ((8, 1, 1, 1), "data_parallel"),
-    "fsdp": ((1, 8, 1, 1), "fsdp_tp"),
-    "fsdp_expert": ((1, 4, 2, 1), "fsdp_tp"),
-    "fsdp_tensor": ((1, 4, 1, 2), "fsdp_tp"),
+  "data_parallel": ((8, 1, 1, 1), "data_parallel"),
+  "fsdp": ((1, 8, 1, 1), "fsdp_tp"),
+  "fsdp_expert": ((1, 4, 2, 1), "fsdp_tp"),
+  "fsdp_tensor": ((1, 4, 1, 2), "fsdp_tp"),
 }
-SERIES = ("onerec_synthetic_tiny", "onerec_synthetic_0015b", "onerec_synthetic_0121b", "onerec_synthetic_0935b",
-          "onerec_synthetic_2633b")
+SERIES = (
+  "onerec_synthetic_tiny",
+  "onerec_synthetic_0015b",
+  "onerec_synthetic_0121b",
+  "onerec_synthetic_0935b",
+  "onerec_synthetic_2633b",
+)
 
 _EXPERIMENTS = flags.DEFINE_list("experiments", list(SERIES[:3]), "registered OneRec experiments")
 _LAYOUTS = flags.DEFINE_list("layouts", list(LAYOUTS), f"mesh layouts: {list(LAYOUTS)}")
@@ -65,15 +69,24 @@ def abstract_model_config(config):
   """
   sim, tok = config.data.simulator, config.tokenizer
   from onerec_jax.input.sequences import FEEDBACK_NAMES
+
   levels = tok.num_levels + (1 if tok.dedup == "extra_token" else 0)
   return dataclasses.replace(
-      config.model, num_items=sim.num_items, num_users=sim.num_users, num_categories=sim.num_categories,
-      num_authors=sim.num_authors, static_vocab_sizes=(7, 2, 4), num_feedback=len(FEEDBACK_NAMES),
-      num_sid_levels=levels, sid_vocab_size=tok.codebook_size)
+    config.model,
+    num_items=sim.num_items,
+    num_users=sim.num_users,
+    num_categories=sim.num_categories,
+    num_authors=sim.num_authors,
+    static_vocab_sizes=(7, 2, 4),
+    num_feedback=len(FEEDBACK_NAMES),
+    num_sid_levels=levels,
+    sid_vocab_size=tok.codebook_size,
+  )
 
 
 def _mesh_for(layout: str, devices=None):
   from onerec_jax.sharding.rules import make_mesh
+
   shape, rules = LAYOUTS[layout]
   return make_mesh(shape, devices), rules
 
@@ -82,6 +95,7 @@ def partition_specs(model_config, rules: str) -> dict[str, str]:
   """{parameter path: mesh PartitionSpec} of the model under a rule table (abstract, no devices)."""
   from onerec_jax.models.onerec import OneRec
   from onerec_jax.sharding.rules import RULE_SETS
+
   model = nnx.eval_shape(lambda: OneRec(model_config, rngs=nnx.Rngs(0)))
   logical = nnx.get_partition_spec(nnx.state(model, nnx.Param))
   out = {}
@@ -94,18 +108,24 @@ def partition_specs(model_config, rules: str) -> dict[str, str]:
   return out
 
 
-def _pathway(b: int, n: int, mc, sharding) -> "Pathway":
+def _pathway(b: int, n: int, mc, sharding):
   from onerec_jax.input.batches import Pathway
+
   s = lambda shape, dtype: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding(len(shape)))
-  return Pathway(items=s((b, n), jnp.int32), sids=s((b, n, mc.num_sid_levels), jnp.int32),
-                 category=s((b, n), jnp.int32), author=s((b, n), jnp.int32),
-                 feedback=s((b, n, mc.num_feedback), jnp.float32))
+  return Pathway(
+    items=s((b, n), jnp.int32),
+    sids=s((b, n, mc.num_sid_levels), jnp.int32),
+    category=s((b, n), jnp.int32),
+    author=s((b, n), jnp.int32),
+    feedback=s((b, n, mc.num_feedback), jnp.float32),
+  )
 
 
 def abstract_batch(mc, b: int, mesh, train: bool = True):
   """A OneRecBatch of ShapeDtypeStructs, batch axis over the data-like mesh axes."""
   from onerec_jax.input.batches import OneRecBatch
   from onerec_jax.train.trainer import BATCH_AXES
+
   sharding = lambda ndim: NamedSharding(mesh, P(BATCH_AXES, *([None] * (ndim - 1))))
   s = lambda shape, dtype: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding(len(shape)))
   m, l = mc.targets_per_window, mc.num_sid_levels
@@ -114,19 +134,26 @@ def abstract_batch(mc, b: int, mesh, train: bool = True):
     target = s((b, m, l) if m else (b, l), jnp.int32)
     mask = s((b, m), jnp.bool_) if m else None
   return OneRecBatch(
-      user_id=s((b,), jnp.int32), static=s((b, len(mc.static_vocab_sizes)), jnp.int32),
-      short=_pathway(b, mc.short_len, mc, sharding),
-      positive=_pathway(b, mc.positive_len, mc, sharding) if mc.positive_len else None,
-      lifelong=_pathway(b, mc.lifelong_len, mc, sharding) if mc.lifelong_len else None,
-      target_sid=target, target_mask=mask)
+    user_id=s((b,), jnp.int32),
+    static=s((b, len(mc.static_vocab_sizes)), jnp.int32),
+    short=_pathway(b, mc.short_len, mc, sharding),
+    positive=_pathway(b, mc.positive_len, mc, sharding) if mc.positive_len else None,
+    lifelong=_pathway(b, mc.lifelong_len, mc, sharding) if mc.lifelong_len else None,
+    target_sid=target,
+    target_mask=mask,
+  )
 
 
 def _memory(compiled) -> dict:
   m = compiled.memory_analysis()
   if m is None:
     return {}
-  out = {"arguments": m.argument_size_in_bytes, "temporaries": m.temp_size_in_bytes,
-         "outputs": m.output_size_in_bytes, "aliased": m.alias_size_in_bytes}
+  out = {
+    "arguments": m.argument_size_in_bytes,
+    "temporaries": m.temp_size_in_bytes,
+    "outputs": m.output_size_in_bytes,
+    "aliased": m.alias_size_in_bytes,
+  }
   out["peak_estimate"] = out["arguments"] + out["temporaries"] + out["outputs"] - out["aliased"]
   return out
 
@@ -140,6 +167,7 @@ def compile_experiment(name: str, layout: str, devices=None) -> dict:
   from onerec_jax.train.onerec_task import onerec_loss
   from onerec_jax.train.optimizer import make_optimizer
   from onerec_jax.train.train_step import init_state, make_train_step
+
   config = registry.get(name)
   mc = abstract_model_config(config)
   if layout == "fsdp_expert" and mc.num_experts and not mc.capacity_factor:
@@ -147,36 +175,60 @@ def compile_experiment(name: str, layout: str, devices=None) -> dict:
   mesh, rules = _mesh_for(layout, devices)
   tc, ec = config.train, config.eval
   tx = make_optimizer(tc)
-  result = {"experiment": name, "layout": layout, "mesh": dict(mesh.shape), "rules": rules,
-            "capacity_factor": mc.capacity_factor}
+  result = {
+    "experiment": name,
+    "layout": layout,
+    "mesh": dict(mesh.shape),
+    "rules": rules,
+    "capacity_factor": mc.capacity_factor,
+  }
   with mesh_context(mesh, rules):
     t = time.time()
     build = jax.jit(lambda: init_state(OneRec(mc, rngs=nnx.Rngs(0)), tx)[1])
     lowered = build.lower()
     shardings = lowered.compile().output_shardings
-    state = jax.tree.map(lambda info, sh: jax.ShapeDtypeStruct(info.shape, info.dtype, sharding=sh),
-                         lowered.out_info, shardings)
+    state = jax.tree.map(
+      lambda info, sh: jax.ShapeDtypeStruct(info.shape, info.dtype, sharding=sh), lowered.out_info, shardings
+    )
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: OneRec(mc, rngs=nnx.Rngs(0))))
-    result["parameters"] = count_parameters(state.params, mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0)
+    result["parameters"] = count_parameters(
+      state.params, mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0
+    )
     loss = lambda model, batch, step: onerec_loss(model, batch, tc.loss_reduction)
-    step = jax.jit(make_train_step(graphdef, tx, loss, router_bias_step=mc.router_bias_step if mc.num_experts else 0.0),
-                   out_shardings=(shardings, None), donate_argnums=(0,))
+    step = jax.jit(
+      make_train_step(graphdef, tx, loss, router_bias_step=mc.router_bias_step if mc.num_experts else 0.0),
+      out_shardings=(shardings, None),
+      donate_argnums=(0,),
+    )
     train = step.lower(state, abstract_batch(mc, tc.batch_size, mesh)).compile()
-    result["train_step"] = {"batch_size": tc.batch_size, "memory_bytes_per_device": _memory(train),
-                            "compile_seconds": time.time() - t}
+    result["train_step"] = {
+      "batch_size": tc.batch_size,
+      "memory_bytes_per_device": _memory(train),
+      "compile_seconds": time.time() - t,
+    }
     t = time.time()
     users = ec.batch_size
     nodes = 1 + mc.num_items * mc.num_sid_levels  # the trie's node count is at most this
-    trie = (jax.ShapeDtypeStruct((nodes, mc.sid_vocab_size), jnp.int32, sharding=NamedSharding(mesh, P())),
-            jax.ShapeDtypeStruct((nodes,), jnp.int32, sharding=NamedSharding(mesh, P())))
+    trie = (
+      jax.ShapeDtypeStruct((nodes, mc.sid_vocab_size), jnp.int32, sharding=NamedSharding(mesh, P())),
+      jax.ShapeDtypeStruct((nodes,), jnp.int32, sharding=NamedSharding(mesh, P())),
+    )
     generate = make_generate_fn(graphdef, ec.num_beams, NamedSharding(mesh, P()))
     gen = generate.lower(state, abstract_batch(mc, users, mesh, train=False), *trie).compile()
-    result["generate_step"] = {"users": users, "beams": ec.num_beams, "memory_bytes_per_device": _memory(gen),
-                               "compile_seconds": time.time() - t}
-  logging.warning("%s on %s: %.1fM params; train step %.1f MiB per device, generation %.1f MiB per device",
-                  name, layout, result["parameters"]["total"] / 1e6,
-                  result["train_step"]["memory_bytes_per_device"].get("peak_estimate", 0) / 2 ** 20,
-                  result["generate_step"]["memory_bytes_per_device"].get("peak_estimate", 0) / 2 ** 20)
+    result["generate_step"] = {
+      "users": users,
+      "beams": ec.num_beams,
+      "memory_bytes_per_device": _memory(gen),
+      "compile_seconds": time.time() - t,
+    }
+  logging.warning(
+    "%s on %s: %.1fM params; train step %.1f MiB per device, generation %.1f MiB per device",
+    name,
+    layout,
+    result["parameters"]["total"] / 1e6,
+    result["train_step"]["memory_bytes_per_device"].get("peak_estimate", 0) / 2**20,
+    result["generate_step"]["memory_bytes_per_device"].get("peak_estimate", 0) / 2**20,
+  )
   return result
 
 
@@ -185,18 +237,26 @@ def golden_specs(names=SERIES) -> dict:
   out = {}
   for name in names:
     mc = abstract_model_config(registry.get(name))
-    out[name] = {layout: partition_specs(mc, rules) for layout, (_, rules) in LAYOUTS.items()
-                 if layout in ("data_parallel", "fsdp")}  # the two rule tables; the mesh only sizes them
+    out[name] = {
+      layout: partition_specs(mc, rules)
+      for layout, (_, rules) in LAYOUTS.items()
+      if layout in ("data_parallel", "fsdp")
+    }  # the two rule tables; the mesh only sizes them
   return out
 
 
 def main(argv):
   del argv
   if jax.device_count() < 8:
-    raise app.UsageError(f"{jax.device_count()} devices; run as `python -m experiments.aot_compile` so that "
-                         "the simulated devices are requested before JAX starts")
-  results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "devices": jax.device_count(),
-             "runs": [compile_experiment(n, layout) for n in _EXPERIMENTS.value for layout in _LAYOUTS.value]}
+    raise app.UsageError(
+      f"{jax.device_count()} devices; run as `python -m experiments.aot_compile` so that "
+      "the simulated devices are requested before JAX starts"
+    )
+  results = {
+    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "devices": jax.device_count(),
+    "runs": [compile_experiment(n, layout) for n in _EXPERIMENTS.value for layout in _LAYOUTS.value],
+  }
   out = _OUT.value or "experiments/results/aot_compile.json"
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
   with open(out, "w") as f:
@@ -207,8 +267,10 @@ def main(argv):
   for r in results["runs"]:
     train = r["train_step"]["memory_bytes_per_device"].get("peak_estimate", 0)
     gen = r["generate_step"]["memory_bytes_per_device"].get("peak_estimate", 0)
-    print(f"{r['experiment']:<24} {r['layout']:<14} params {r['parameters']['total'] / 1e6:9.1f}M  "
-          f"train {train / 2 ** 20:10.1f} MiB/device  generate {gen / 2 ** 20:10.1f} MiB/device")
+    print(
+      f"{r['experiment']:<24} {r['layout']:<14} params {r['parameters']['total'] / 1e6:9.1f}M  "
+      f"train {train / 2**20:10.1f} MiB/device  generate {gen / 2**20:10.1f} MiB/device"
+    )
 
 
 if __name__ == "__main__":

@@ -36,27 +36,27 @@ def data_stats(dataset: str, data_dir: str = "", min_history: int = 1) -> dict:
   lengths = data.lengths
   quantiles = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
   return {
-      "dataset": dataset,
-      "source": stats.source,
-      "users": stats.raw_users,
-      "items": stats.raw_items,
-      "interactions": stats.raw_interactions,
-      "rules": stats.rules,
-      "sequences": {
-          "users": data.num_users,
-          "items": data.num_items,
-          "interactions": int(lengths.sum()),
-          "train_targets": int((lengths - 2).sum()),
-          "train_examples": len(leave_one_out(data, "train", min_history)),
-          "valid": len(leave_one_out(data, "valid")),
-          "test": len(leave_one_out(data, "test")),
-          "length_mean": float(lengths.mean()),
-          "length_quantiles": {str(q): float(np.quantile(lengths, q)) for q in quantiles},
-          "item_content_dim": int(data.item_content.shape[1]),
-          "num_categories": data.num_categories,
-          "num_authors": data.num_authors,
-          "positive_share": float(data.positive[data.items >= 0].mean()),
-      },
+    "dataset": dataset,
+    "source": stats.source,
+    "users": stats.raw_users,
+    "items": stats.raw_items,
+    "interactions": stats.raw_interactions,
+    "rules": stats.rules,
+    "sequences": {
+      "users": data.num_users,
+      "items": data.num_items,
+      "interactions": int(lengths.sum()),
+      "train_targets": int((lengths - 2).sum()),
+      "train_examples": len(leave_one_out(data, "train", min_history)),
+      "valid": len(leave_one_out(data, "valid")),
+      "test": len(leave_one_out(data, "test")),
+      "length_mean": float(lengths.mean()),
+      "length_quantiles": {str(q): float(np.quantile(lengths, q)) for q in quantiles},
+      "item_content_dim": int(data.item_content.shape[1]),
+      "num_categories": data.num_categories,
+      "num_authors": data.num_authors,
+      "positive_share": float(data.positive[data.items >= 0].mean()),
+    },
   }
 
 

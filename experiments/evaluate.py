@@ -35,6 +35,7 @@ def main(argv):
     raise app.UsageError("--workdir is required")
   from onerec_jax.evaluation.evaluator import format_results
   from onerec_jax.train.trainer import evaluate_workdir
+
   results = evaluate_workdir(_WORKDIR.value, _EXPERIMENT.value, _OVERRIDES, _STEP.value, _OUT.value)
   print(format_results(results))
   print(json.dumps(results, indent=1, default=float))
@@ -43,5 +44,6 @@ def main(argv):
 if __name__ == "__main__":
   logging.set_verbosity(logging.INFO)
   from onerec_jax.train.compilation_cache import enable_compilation_cache
+
   enable_compilation_cache()
   app.run(main, flags_parser=parse_flags)

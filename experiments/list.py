@@ -22,18 +22,23 @@ def parameter_counts(name: str) -> dict | None:
   from experiments.aot_compile import abstract_model_config
   from onerec_jax.models.onerec import OneRec
   from onerec_jax.models.parameter_count import count_parameters
+
   config = registry.get(name)
   if config.family != "onerec" or config.data.dataset != "synthetic":
     return None
   mc = abstract_model_config(config)
   model = nnx.eval_shape(lambda: OneRec(mc, rngs=nnx.Rngs(0)))
-  return count_parameters(nnx.state(model, nnx.Param), mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0)
+  return count_parameters(
+    nnx.state(model, nnx.Param), mc.num_experts, mc.num_experts_per_token if mc.num_experts else 0
+  )
 
 
 def main(argv) -> None:
   del argv
-  sections = (("experiments (python -m experiments.train --experiment=NAME)", registry.describe()),
-              ("sweeps (python -m experiments.sweep --sweep=NAME)", registry.SWEEPS.describe()))
+  sections = (
+    ("experiments (python -m experiments.train --experiment=NAME)", registry.describe()),
+    ("sweeps (python -m experiments.sweep --sweep=NAME)", registry.SWEEPS.describe()),
+  )
   width = max(len(name) for _, described in sections for name in described)
   for title, described in sections:
     print(title)
@@ -43,8 +48,10 @@ def main(argv) -> None:
       if counts:
         report = re.search(r"_(\d)(\d+)b$", name)
         paper = f"; report {report.group(1)}.{report.group(2)}B" if report else ""
-        line += (f"\n  {'':<{width}}  parameters {counts['total'] / 1e6:.1f}M total, {counts['non_embedding'] / 1e6:.1f}M "
-                 f"non-embedding, {counts['activated_non_embedding'] / 1e6:.1f}M activated{paper}")
+        line += (
+          f"\n  {'':<{width}}  parameters {counts['total'] / 1e6:.1f}M total, {counts['non_embedding'] / 1e6:.1f}M "
+          f"non-embedding, {counts['activated_non_embedding'] / 1e6:.1f}M activated{paper}"
+        )
       print(line)
 
 

@@ -114,6 +114,7 @@ register_sweep, get_sweep, sweep_names = SWEEPS.register, SWEEPS.get, SWEEPS.nam
 def _load_all() -> None:
   """Imports every module in experiments/configs/, which registers its experiments and sweeps."""
   import experiments.configs as configs
+
   for module in pkgutil.iter_modules(configs.__path__):
     importlib.import_module(f"experiments.configs.{module.name}")
 

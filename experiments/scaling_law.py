@@ -41,13 +41,21 @@ class Law:
     return self.E + self.A / np.asarray(x, np.float64) ** self.alpha
 
   def summary(self) -> dict:
-    return {"E": self.E, "A": self.A, "alpha": self.alpha, "points": int(len(self.x)), "level": self.level,
-            "intervals": {k: list(v) for k, v in self.intervals.items()}, "x": self.x_name, "y": self.y_name}
+    return {
+      "E": self.E,
+      "A": self.A,
+      "alpha": self.alpha,
+      "points": int(len(self.x)),
+      "level": self.level,
+      "intervals": {k: list(v) for k, v in self.intervals.items()},
+      "x": self.x_name,
+      "y": self.y_name,
+    }
 
 
 def _linear_fit(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, float, float]:
   """(E, A, squared error) of the least-squares fit of y = E + A x^-alpha, alpha fixed."""
-  design = np.stack([np.ones_like(x), x ** -alpha], axis=1)
+  design = np.stack([np.ones_like(x), x**-alpha], axis=1)
   (e, a), *_ = np.linalg.lstsq(design, y, rcond=None)
   return float(e), float(a), float(np.sum((design @ np.array([e, a]) - y) ** 2))
 
@@ -69,8 +77,17 @@ def _fit_alpha(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple[floa
   return e, amp, alpha
 
 
-def fit(x, y, *, bootstrap: int = 1000, level: float = 0.9, alpha_range=(0.01, 3.0), seed: int = 0,
-        x_name: str = "N", y_name: str = "L") -> Law:
+def fit(
+  x,
+  y,
+  *,
+  bootstrap: int = 1000,
+  level: float = 0.9,
+  alpha_range=(0.01, 3.0),
+  seed: int = 0,
+  x_name: str = "N",
+  y_name: str = "L",
+) -> Law:
   """Fits L = E + A / x^alpha to points (x [n] > 0, y [n]); n >= 4 (three parameters and some slack)."""
   x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
   ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
@@ -87,12 +104,15 @@ def fit(x, y, *, bootstrap: int = 1000, level: float = 0.9, alpha_range=(0.01, 3
     if len(np.unique(x[idx])) < 3:
       continue
     be, ba, balpha = _fit_alpha(x[idx] / scale, y[idx], *alpha_range)
-    draws.append((be, ba * scale ** balpha, balpha))
+    draws.append((be, ba * scale**balpha, balpha))
   draws = np.asarray(draws)
   q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-  intervals = {name: tuple(float(v) for v in np.percentile(draws[:, j], q)) for j, name in enumerate(("E", "A", "alpha"))} \
-      if len(draws) else {}
-  return Law(e, a * scale ** alpha, alpha, x, y, intervals, level, x_name, y_name)
+  intervals = (
+    {name: tuple(float(v) for v in np.percentile(draws[:, j], q)) for j, name in enumerate(("E", "A", "alpha"))}
+    if len(draws)
+    else {}
+  )
+  return Law(e, a * scale**alpha, alpha, x, y, intervals, level, x_name, y_name)
 
 
 def fit_rows(rows: list[dict], x: str, y: str, **kwargs) -> Law:
@@ -108,8 +128,10 @@ def plot(law: Law, path: str, reference_alpha: float | None = 0.489) -> str:
   """Log-x plot of the points, the fitted law and (dashed) a law with the reference exponent through the
   same E and the middle point; writes a PNG and returns its path."""
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, ax = plt.subplots(figsize=(6, 4))
   grid = np.geomspace(law.x.min() / 1.5, law.x.max() * 1.5, 200)
   ax.scatter(law.x, law.y, color="black", zorder=3, label="runs")
@@ -119,7 +141,7 @@ def plot(law: Law, path: str, reference_alpha: float | None = 0.489) -> str:
   if reference_alpha is not None:
     mid = np.argsort(law.x)[len(law.x) // 2]
     a_ref = (law.y[mid] - law.E) * law.x[mid] ** reference_alpha
-    ax.plot(grid, law.E + a_ref / grid ** reference_alpha, "--", label=f"alpha = {reference_alpha} (OneRec-V2)")
+    ax.plot(grid, law.E + a_ref / grid**reference_alpha, "--", label=f"alpha = {reference_alpha} (OneRec-V2)")
   ax.set_xscale("log")
   ax.set_xlabel(law.x_name)
   ax.set_ylabel(law.y_name)
@@ -133,6 +155,7 @@ def plot(law: Law, path: str, reference_alpha: float | None = 0.489) -> str:
 
 def main(argv):
   from absl import flags
+
   del argv
   f = flags.FLAGS
   table = json.load(open(os.path.expanduser(f.table)))
@@ -146,7 +169,8 @@ def main(argv):
 
 if __name__ == "__main__":
   from absl import app, flags
-  from experiments import common_flags
+  from experiments import common_flags  # noqa: F401  (defines --out)
+
   flags.DEFINE_string("table", None, "sweep.json (or a JSON list of rows)")
   flags.DEFINE_string("x", "params_non_embedding", "column of the size (or compute: train_flops)")
   flags.DEFINE_string("y", "loss", "column of the loss")

@@ -59,15 +59,29 @@ def run_state(workdir: str, run: str) -> dict | None:
   return _read(os.path.join(workdir, run, RUN_FILE))
 
 
-def _command(sweep: registry.Sweep, workdir: str, run: str, overrides: tuple[str, ...],
-             data_dir: str | None) -> list[str]:
+def _command(
+  sweep: registry.Sweep, workdir: str, run: str, overrides: tuple[str, ...], data_dir: str | None
+) -> list[str]:
   flags_ = [f"--config.{o}" for o in overrides]
   if run in sweep.evaluate_from:
     source = os.path.join(workdir, sweep.evaluate_from[run])
-    return [sys.executable, "-m", "experiments.evaluate", f"--experiment={sweep.experiment}",
-            f"--workdir={source}", f"--out={os.path.join(workdir, run, METRICS_FILE)}", *flags_]
-  command = [sys.executable, "-m", "experiments.train", f"--experiment={sweep.experiment}",
-             f"--workdir={os.path.join(workdir, run)}", *flags_]
+    return [
+      sys.executable,
+      "-m",
+      "experiments.evaluate",
+      f"--experiment={sweep.experiment}",
+      f"--workdir={source}",
+      f"--out={os.path.join(workdir, run, METRICS_FILE)}",
+      *flags_,
+    ]
+  command = [
+    sys.executable,
+    "-m",
+    "experiments.train",
+    f"--experiment={sweep.experiment}",
+    f"--workdir={os.path.join(workdir, run)}",
+    *flags_,
+  ]
   return command + ([f"--data_dir={data_dir}"] if data_dir else [])
 
 
@@ -80,8 +94,16 @@ def _error_tail(log_path: str, lines: int = 8) -> str:
   return "".join(tail).strip()
 
 
-def run_sweep(sweep: registry.Sweep, workdir: str, *, parallel: int = 1, only=(), extra_overrides=(),
-              data_dir: str | None = None, poll_seconds: float = 2.0) -> list[dict]:
+def run_sweep(
+  sweep: registry.Sweep,
+  workdir: str,
+  *,
+  parallel: int = 1,
+  only=(),
+  extra_overrides=(),
+  data_dir: str | None = None,
+  poll_seconds: float = 2.0,
+) -> list[dict]:
   """Launches the sweep's unfinished runs (N at a time), waits for them, returns `collect`'s rows.
 
   A finished run (its metrics.json written, the same overrides) is skipped; a run folder made with other
@@ -92,15 +114,16 @@ def run_sweep(sweep: registry.Sweep, workdir: str, *, parallel: int = 1, only=()
   names = list(only) or list(sweep.runs)
   unknown = [n for n in names if n not in sweep.runs]
   if unknown:
-    raise ValueError(f"--only names runs that sweep {sweep.name!r} does not have: {unknown}; "
-                     f"runs: {list(sweep.runs)}")
+    raise ValueError(f"--only names runs that sweep {sweep.name!r} does not have: {unknown}; runs: {list(sweep.runs)}")
   todo = []
   for run in names:
     overrides = sweep.overrides(run) + tuple(extra_overrides)
     state = run_state(workdir, run)
     if state and list(state["overrides"]) != list(overrides):
-      raise ValueError(f"{os.path.join(workdir, run)} was run with overrides {state['overrides']}, not "
-                       f"{list(overrides)}: use another --workdir or remove that folder")
+      raise ValueError(
+        f"{os.path.join(workdir, run)} was run with overrides {state['overrides']}, not "
+        f"{list(overrides)}: use another --workdir or remove that folder"
+      )
     if state and state["status"] == "finished" and os.path.exists(os.path.join(workdir, run, METRICS_FILE)):
       logging.info("sweep %s: %s finished, skipped", sweep.name, run)
       continue
@@ -115,8 +138,7 @@ def run_sweep(sweep: registry.Sweep, workdir: str, *, parallel: int = 1, only=()
     state["status"] = "finished" if done else "failed"
     state["error"] = "" if done else _error_tail(os.path.join(workdir, run, "log.txt"))
     _write(os.path.join(workdir, run, RUN_FILE), state)
-    logging.info("sweep %s: %s %s (exit %d, %.0f s)", sweep.name, run, state["status"], returncode,
-                 time.time() - start)
+    logging.info("sweep %s: %s %s (exit %d, %.0f s)", sweep.name, run, state["status"], returncode, time.time() - start)
 
   def launch(run: str, overrides, state: dict | None) -> None:
     rundir = os.path.join(workdir, run)
@@ -179,8 +201,13 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
   rows = []
   for run in list(only) or list(sweep.runs):
     state = run_state(workdir, run) or {}
-    row = {"run": run, "overrides": " ".join(sweep.overrides(run)), "status": state.get("status", "pending"),
-           "error": state.get("error", ""), "wall_seconds": sum(a.get("seconds", 0.0) for a in state.get("attempts", []))}
+    row = {
+      "run": run,
+      "overrides": " ".join(sweep.overrides(run)),
+      "status": state.get("status", "pending"),
+      "error": state.get("error", ""),
+      "wall_seconds": sum(a.get("seconds", 0.0) for a in state.get("attempts", [])),
+    }
     results = _read(os.path.join(workdir, run, METRICS_FILE)) if row["status"] == "finished" else None
     source = sweep.evaluate_from.get(run, run)
     trained = _read(os.path.join(workdir, source, METRICS_FILE)) if results else None
@@ -190,17 +217,26 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
       row.update({f"params_{k}": v for k, v in counts.items()})
       steps, batch = train.get("steps", 0), train.get("batch_size", 0)
       flops = train.get("model_flops_per_step", 0.0)
-      row.update(steps=steps, batch_size=batch, examples_seen=steps * batch, epochs=train.get("epochs", 0.0),
-                 flops_per_step=flops, xla_flops_per_step=train.get("xla_flops_per_step", 0.0),
-                 train_flops=flops * steps, train_seconds=train.get("seconds_this_run", 0.0))
+      row.update(
+        steps=steps,
+        batch_size=batch,
+        examples_seen=steps * batch,
+        epochs=train.get("epochs", 0.0),
+        flops_per_step=flops,
+        xla_flops_per_step=train.get("xla_flops_per_step", 0.0),
+        train_flops=flops * steps,
+        train_seconds=train.get("seconds_this_run", 0.0),
+      )
       selected = results.get("selected")
       values = selected["test"] if selected else results.get("model", {})
       row["selected_step"] = selected["step"] if selected else results.get("checkpoint_step", steps)
       for metric in sweep.metrics:
         row[metric] = values.get(metric, float("nan"))
     rows.append(row)
-  _write(os.path.join(workdir, "sweep.json"), {"sweep": sweep.name, "experiment": sweep.experiment,
-                                                "metrics": list(sweep.metrics), "rows": rows})
+  _write(
+    os.path.join(workdir, "sweep.json"),
+    {"sweep": sweep.name, "experiment": sweep.experiment, "metrics": list(sweep.metrics), "rows": rows},
+  )
   columns = []
   for row in rows:
     columns += [k for k in row if k not in columns]
@@ -214,9 +250,11 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
 def format_table(rows: list[dict], metrics) -> str:
   """A fixed-width text table of the rows' status, size, cost and metrics."""
   columns = ["run", "status", "params_non_embedding", "steps", "wall_seconds", *metrics]
+
   def cell(row, c):
     v = row.get(c, "")
     return f"{v:.4f}" if isinstance(v, float) and c in metrics else (f"{v:.0f}" if isinstance(v, float) else str(v))
+
   table = [columns] + [[cell(r, c) for c in columns] for r in rows]
   widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
   return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in table)
@@ -224,7 +262,7 @@ def format_table(rows: list[dict], metrics) -> str:
 
 def parse_flags(argv):
   rest, overrides = split_config_args(argv)
-  _OVERRIDES.extend(o[len("--config."):] for o in overrides)
+  _OVERRIDES.extend(o[len("--config.") :] for o in overrides)
   return flags.FLAGS(rest)
 
 
@@ -237,8 +275,14 @@ def main(argv):
   if _COLLECT_ONLY.value:
     rows = collect(sweep, workdir, only=_ONLY.value)
   else:
-    rows = run_sweep(sweep, workdir, parallel=_PARALLEL.value, only=_ONLY.value, extra_overrides=_OVERRIDES,
-                     data_dir=common_flags.DATA_DIR.value)
+    rows = run_sweep(
+      sweep,
+      workdir,
+      parallel=_PARALLEL.value,
+      only=_ONLY.value,
+      extra_overrides=_OVERRIDES,
+      data_dir=common_flags.DATA_DIR.value,
+    )
   print(format_table(rows, sweep.metrics))
   print(f"table: {os.path.join(workdir, 'sweep.csv')} and sweep.json")
   failed = [r["run"] for r in rows if r["status"] == "failed"]

@@ -32,8 +32,11 @@ _OUT = common_flags.OUT  # output folder (tables, codebooks, metrics.json)
 _METHOD = flags.DEFINE_enum("method", "both", ["both", "rq_kmeans", "rq_vae"], "which tokenizer(s) to fit")
 _VECTORS = flags.DEFINE_string("vectors", "content", "content | side | collaborative | aligned | FILE.npy | FILE.npz")
 _TOKENIZER = flags.DEFINE_string("tokenizer", "", "encode with the tokenizer saved in this --out folder")
-_CACHE = flags.DEFINE_string("text_cache_dir", os.path.expanduser("~/.cache/onerec_jax/text_embeddings"),
-                             "cache of text embeddings (npy named by dataset + hash of the texts)")
+_CACHE = flags.DEFINE_string(
+  "text_cache_dir",
+  os.path.expanduser("~/.cache/onerec_jax/text_embeddings"),
+  "cache of text embeddings (npy named by dataset + hash of the texts)",
+)
 _PROBE = flags.DEFINE_bool("probe", True, "also report the retrieval probe of the vectors (real data)")
 _SHOW = flags.DEFINE_list("show_items", [], "original item ids whose semantic IDs to print")
 _OVERRIDES: list[str] = []
@@ -45,8 +48,20 @@ def parse_flags(argv: list[str]) -> list[str]:
   return flags.FLAGS(rest)
 
 
-def run(dataset: str, data_dir: str, out: str, method: str, vectors: str, overrides, *, tokenizer: str = "",
-        text_cache_dir: str = "", probe: bool = True, show_items=(), text_encoder=None) -> dict:
+def run(
+  dataset: str,
+  data_dir: str,
+  out: str,
+  method: str,
+  vectors: str,
+  overrides,
+  *,
+  tokenizer: str = "",
+  text_cache_dir: str = "",
+  probe: bool = True,
+  show_items=(),
+  text_encoder=None,
+) -> dict:
   """Everything main does, importable (tests pass a deterministic text_encoder). Returns the JSON dict."""
   from onerec_jax.input import interactions
   from onerec_jax.input.config import DataConfig
@@ -59,10 +74,16 @@ def run(dataset: str, data_dir: str, out: str, method: str, vectors: str, overri
   data_config.validate()
   loaded = load_dataset(data_config)
   root = "" if dataset == "synthetic" else interactions.data_root(data_dir)
-  x, notes = build.item_vectors(vectors, loaded, config, data_root=root, text_cache_dir=text_cache_dir,
-                                text_encoder=text_encoder)
-  result = {"dataset": dataset, "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "num_items": int(x.shape[0]), "dim": int(x.shape[1]), **notes}
+  x, notes = build.item_vectors(
+    vectors, loaded, config, data_root=root, text_cache_dir=text_cache_dir, text_encoder=text_encoder
+  )
+  result = {
+    "dataset": dataset,
+    "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    "num_items": int(x.shape[0]),
+    "dim": int(x.shape[1]),
+    **notes,
+  }
   if tokenizer:
     result["encoded_with"] = tokenizer
     result["methods"] = build.encode_with_saved(tokenizer, x, out)
@@ -86,10 +107,20 @@ def main(argv):
   if not _OUT.value:
     raise app.UsageError("--out is required")
   from onerec_jax.input.interactions import DataError
+
   try:
-    result = run(_DATASET.value or "synthetic", _DATA_DIR.value or "", _OUT.value, _METHOD.value, _VECTORS.value, _OVERRIDES,
-                 tokenizer=_TOKENIZER.value, text_cache_dir=_CACHE.value, probe=_PROBE.value,
-                 show_items=_SHOW.value)
+    result = run(
+      _DATASET.value or "synthetic",
+      _DATA_DIR.value or "",
+      _OUT.value,
+      _METHOD.value,
+      _VECTORS.value,
+      _OVERRIDES,
+      tokenizer=_TOKENIZER.value,
+      text_cache_dir=_CACHE.value,
+      probe=_PROBE.value,
+      show_items=_SHOW.value,
+    )
   except (ValueError, DataError, ImportError) as e:
     sys.exit(f"error: {e}")
   print(json.dumps(result, indent=1))
@@ -97,5 +128,6 @@ def main(argv):
 
 if __name__ == "__main__":
   from onerec_jax.train.compilation_cache import enable_compilation_cache
+
   enable_compilation_cache()
   app.run(main, flags_parser=parse_flags)

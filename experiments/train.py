@@ -23,10 +23,14 @@ _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
 _DATA_DIR = common_flags.DATA_DIR
 _DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False, "multi-host: join the other processes (jax.distributed.initialize); on TPU pods, "
-    "SLURM and Open MPI everything is detected, elsewhere give the three flags below")
-_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "--distributed: host:port of process 0 "
-                                   "(default $JAX_COORDINATOR_ADDRESS or detected)")
+  "distributed",
+  False,
+  "multi-host: join the other processes (jax.distributed.initialize); on TPU pods, "
+  "SLURM and Open MPI everything is detected, elsewhere give the three flags below",
+)
+_COORDINATOR = flags.DEFINE_string(
+  "coordinator_address", None, "--distributed: host:port of process 0 (default $JAX_COORDINATOR_ADDRESS or detected)"
+)
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: processes in the job")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index")
 _OVERRIDES: list[str] = []
@@ -47,9 +51,11 @@ def main(argv):
   config = registry.build_config(_EXPERIMENT.value, _OVERRIDES, _DATA_DIR.value)
   if _DISTRIBUTED.value:
     from onerec_jax.train import distributed
+
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from onerec_jax.train.trainer import train_and_evaluate  # imports JAX after flag errors are reported
   from onerec_jax.evaluation.evaluator import format_results
+
   results = train_and_evaluate(config, _WORKDIR.value)
   print(format_results(results))
   print(json.dumps({k: results[k] for k in ("model", "popularity", "item_rate", "selected") if k in results}, indent=1))
@@ -58,5 +64,6 @@ def main(argv):
 if __name__ == "__main__":
   logging.set_verbosity(logging.INFO)
   from onerec_jax.train.compilation_cache import enable_compilation_cache
+
   enable_compilation_cache()
   app.run(main, flags_parser=parse_flags)

@@ -33,6 +33,7 @@ class ExperimentConfig:
   def validate(self) -> "ExperimentConfig":
     """Validates every part the family uses and the cross-part constraints; returns self."""
     from onerec_jax.train.families import family_names  # late: the families import this module
+
     if self.family not in family_names():
       raise ValueError(f"family={self.family!r} is unknown; known: {family_names()}")
     self.data.validate()
@@ -51,6 +52,8 @@ class ExperimentConfig:
     if self.data.dataset == "synthetic":
       sim = self.data.simulator
       if self.tokenizer.codebook_size > sim.num_items:
-        raise ValueError(f"tokenizer.codebook_size={self.tokenizer.codebook_size} exceeds the catalogue "
-                         f"(data.simulator.num_items={sim.num_items})")
+        raise ValueError(
+          f"tokenizer.codebook_size={self.tokenizer.codebook_size} exceeds the catalogue "
+          f"(data.simulator.num_items={sim.num_items})"
+        )
     return self

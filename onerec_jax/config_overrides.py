@@ -74,7 +74,7 @@ def _resolve(config: Any, path: str) -> tuple[Any, str, Any]:
     if name not in names:
       prefix = ".".join(parts[:i])
       candidates = [f"{prefix}.{n}" if prefix else n for n in names]
-      close = difflib.get_close_matches(".".join(parts[:i + 1]), candidates, n=3, cutoff=0.5)
+      close = difflib.get_close_matches(".".join(parts[: i + 1]), candidates, n=3, cutoff=0.5)
       hint = f" Did you mean: {', '.join(close)}?" if close else f" Valid: {', '.join(candidates)}."
       raise ValueError(f"unknown config field {path!r}.{hint}")
     if i == len(parts) - 1:
@@ -86,7 +86,7 @@ def _resolve(config: Any, path: str) -> tuple[Any, str, Any]:
 def apply_overrides(config: Any, overrides: Iterable[str]) -> Any:
   """Applies 'a.b.c=value' strings (leading '--config.' optional) to a nested dataclass in place."""
   for item in overrides:
-    text = item[len(CONFIG_PREFIX):] if item.startswith(CONFIG_PREFIX) else item
+    text = item[len(CONFIG_PREFIX) :] if item.startswith(CONFIG_PREFIX) else item
     if "=" not in text:
       raise ValueError(f"config override {item!r} must look like --config.section.field=value")
     path, value = text.split("=", 1)

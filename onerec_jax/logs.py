@@ -30,6 +30,7 @@ _FILTER = _LibraryInfoFilter()
 def quiet_library_logs(quiet: bool = True) -> None:
   """Drops (quiet=True) or lets through (False) third-party INFO/DEBUG records on every root handler."""
   from absl import logging as absl_logging
+
   absl_handler = absl_logging.get_absl_handler()
   targets = list(logging.getLogger().handlers) + [absl_handler, absl_handler.python_handler]
   for handler in targets:

@@ -32,10 +32,12 @@ class Recommender:
   def from_workdir(cls, workdir: str, step: int | None = None) -> "Recommender":
     """Loads the run's config, data, tokenizer and latest (or given) checkpoint."""
     from onerec_jax.train.checkpointing import restore_run
+
     return cls(*restore_run(workdir, step))
 
-  def recommend(self, user_rows, k: int = 10, num_beams: int | None = None,
-                positions=None) -> tuple[np.ndarray, np.ndarray]:
+  def recommend(
+    self, user_rows, k: int = 10, num_beams: int | None = None, positions=None
+  ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k items for users.
 
     Args:
@@ -58,7 +60,6 @@ class Recommender:
     if beams not in self._generate:
       self._generate[beams] = make_generate_fn(self.graphdef, beams)
     with mesh_context(self.mesh, self.config.train.sharding_rules):
-      out = self._generate[beams](self.state, self.run.builder.history_before(rows, pos), self._children,
-                                  self._leaf)
+      out = self._generate[beams](self.state, self.run.builder.history_before(rows, pos), self._children, self._leaf)
     items, scores = ranked_items(out, k)  # distinct items, best first
     return np.asarray(items), np.asarray(scores)

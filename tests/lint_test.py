@@ -1,4 +1,4 @@
-"""The linter (ruff, configured in ruff.toml) finds no bugs: undefined names, syntax errors, unused imports."""
+"""The linter and formatter (ruff, configured in ruff.toml): no bugs (undefined names, syntax errors, unused imports) and the formatting applied."""
 
 import os
 import shutil
@@ -15,6 +15,21 @@ def test_ruff_check_is_clean():
     if os.environ.get("CI"):
       pytest.fail("ruff is not installed: it is part of the [test] extra")
     pytest.skip("ruff not installed")
-  proc = subprocess.run([ruff, "check", "--output-format", "concise", "onerec_jax", "kernels_pallas", "experiments",
-                         "tests", "data"], cwd=ROOT, capture_output=True, text=True)
+  proc = subprocess.run(
+    [ruff, "check", "--output-format", "concise", "onerec_jax", "kernels_pallas", "experiments", "tests", "data"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+  )
   assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_format_is_applied():
+  """One formatter for the tree: `ruff format .` (settings in ruff.toml) leaves nothing to change."""
+  ruff = shutil.which("ruff")
+  if ruff is None:
+    if os.environ.get("CI"):
+      pytest.fail("ruff is not installed: it is part of the [test] extra")
+    pytest.skip("ruff not installed")
+  proc = subprocess.run([ruff, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+  assert proc.returncode == 0, "run `ruff format .`:\n" + proc.stdout + proc.stderr

@@ -27,8 +27,9 @@ from absl import app, flags, logging
 from experiments import common_flags
 from experiments import registry
 
-_EXPERIMENTS = flags.DEFINE_list("experiments", ["sasrec_ml1m", "quickstart"],
-                                 "registered experiments, each optionally `name:field=v;field=v`")
+_EXPERIMENTS = flags.DEFINE_list(
+  "experiments", ["sasrec_ml1m", "quickstart"], "registered experiments, each optionally `name:field=v;field=v`"
+)
 _DATA_DIR = common_flags.DATA_DIR
 _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement")
 _OUT = common_flags.OUT  # JSON results file (default experiments/results/input_pipeline_bench.json)
@@ -60,6 +61,7 @@ def bench(entry: str, data_dir: str, steps: int) -> dict:
   from onerec_jax.train.families import make_task
   from onerec_jax.train.train_step import make_train_step
   from onerec_jax.train.trainer import shard_batch
+
   name, _, spec = entry.partition(":")
   overrides = [f"--config.{o}" for o in spec.split(";") if o]
   config = registry.build_config(name, overrides, data_dir)
@@ -68,20 +70,30 @@ def bench(entry: str, data_dir: str, steps: int) -> dict:
   dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
   first = dataset[0]
   targets = _targets(first)
-  out = {"experiment": entry, "family": config.family, "dataset": config.data.dataset,
-         "example_unit": task.example_unit, "batch_size": tc.batch_size, "targets_per_batch": targets}
+  out = {
+    "experiment": entry,
+    "family": config.family,
+    "dataset": config.data.dataset,
+    "example_unit": task.example_unit,
+    "batch_size": tc.batch_size,
+    "targets_per_batch": targets,
+  }
   for prefetch in (0, 2):
     it = pipeline.train_iterator(dataset, 0, prefetch)
     seconds = _rate(lambda: next(it), steps * 3)
     it.close()
-    out[f"pipeline_prefetch{prefetch}"] = {"seconds_per_step": seconds, "examples_per_second": tc.batch_size / seconds,
-                                           "targets_per_second": targets / seconds}
+    out[f"pipeline_prefetch{prefetch}"] = {
+      "seconds_per_step": seconds,
+      "examples_per_second": tc.batch_size / seconds,
+      "targets_per_second": targets / seconds,
+    }
   mesh = make_mesh(tc.mesh_shape)
   with mesh_context(mesh, tc.sharding_rules):
     graphdef, state, tx = build_state(task, config)
     out["parameters"] = int(sum(np.prod(x.shape) for x in jax.tree.leaves(state.params)))
-    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step),
-                      donate_argnums=(0,))
+    step_fn = jax.jit(
+      make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step), donate_argnums=(0,)
+    )
     batch = shard_batch(first, mesh)
     holder = [state]
 
@@ -90,20 +102,34 @@ def bench(entry: str, data_dir: str, steps: int) -> dict:
       jax.block_until_ready(metrics)
 
     seconds = _rate(one_step, steps)
-  out["train_step"] = {"seconds_per_step": seconds, "examples_per_second": tc.batch_size / seconds,
-                       "targets_per_second": targets / seconds}
-  logging.warning("%s: train step %.3f s = %.0f targets/s; pipeline %.0f targets/s", entry, seconds,
-                  targets / seconds, out["pipeline_prefetch2"]["targets_per_second"])
+  out["train_step"] = {
+    "seconds_per_step": seconds,
+    "examples_per_second": tc.batch_size / seconds,
+    "targets_per_second": targets / seconds,
+  }
+  logging.warning(
+    "%s: train step %.3f s = %.0f targets/s; pipeline %.0f targets/s",
+    entry,
+    seconds,
+    targets / seconds,
+    out["pipeline_prefetch2"]["targets_per_second"],
+  )
   return out
 
 
 def main(argv):
   del argv
   data_dir = _DATA_DIR.value or os.environ.get("ONEREC_DATA_DIR", "")
-  results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                         "devices": [str(d) for d in jax.devices()], "load_average": list(os.getloadavg())},
-             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-             "runs": [bench(e, data_dir, _STEPS.value) for e in _EXPERIMENTS.value]}
+  results = {
+    "machine": {
+      "platform": platform.platform(),
+      "cpus": os.cpu_count(),
+      "devices": [str(d) for d in jax.devices()],
+      "load_average": list(os.getloadavg()),
+    },
+    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "runs": [bench(e, data_dir, _STEPS.value) for e in _EXPERIMENTS.value],
+  }
   out = _OUT.value or "experiments/results/input_pipeline_bench.json"
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
   with open(out, "w") as f:
@@ -114,5 +140,6 @@ def main(argv):
 if __name__ == "__main__":
   logging.set_verbosity(logging.WARNING)
   from onerec_jax.train.compilation_cache import enable_compilation_cache
+
   enable_compilation_cache()
   app.run(main)

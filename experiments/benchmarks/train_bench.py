@@ -30,8 +30,11 @@ from absl import app, flags, logging
 
 from experiments import common_flags, registry
 
-_EXPERIMENTS = flags.DEFINE_list("experiments", ["onerec_synthetic_tiny", "onerec_synthetic_0015b"],
-                                 "registered experiments, each optionally `name:field=v;field=v`")
+_EXPERIMENTS = flags.DEFINE_list(
+  "experiments",
+  ["onerec_synthetic_tiny", "onerec_synthetic_0015b"],
+  "registered experiments, each optionally `name:field=v;field=v`",
+)
 _DTYPES = flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "compute dtypes (model.dtype)")
 _STEPS = flags.DEFINE_integer("steps", 10, "timed steps per repeat")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "repeats; the median is reported")
@@ -57,6 +60,7 @@ def bench(entry: str, dtype: str, data_dir: str, steps: int, repeats: int, peaks
   from onerec_jax.train.train_step import make_train_step
   from onerec_jax.train.trainer import shard_batch, xla_flops
   from onerec_jax.models.parameter_count import count_parameters
+
   name, _, spec = entry.partition(":")
   overrides = [f"--config.{o}" for o in spec.split(";") if o]
   config = registry.build_config(name, overrides, data_dir)
@@ -72,8 +76,10 @@ def bench(entry: str, dtype: str, data_dir: str, steps: int, repeats: int, peaks
   with mesh_context(mesh, tc.sharding_rules):
     graphdef, state, tx = build_state(task, config)
     counts = count_parameters(state.params, *task.experts)
-    step_fn = jax.jit(make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step,
-                                      accum_steps=tc.grad_accum_steps), donate_argnums=(0,))
+    step_fn = jax.jit(
+      make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step, accum_steps=tc.grad_accum_steps),
+      donate_argnums=(0,),
+    )
     batches = [shard_batch(b, mesh) for b in host_batches]
     compiled = step_fn.lower(state, batches[0]).compile()
     memory = compiled.memory_analysis()
@@ -92,31 +98,66 @@ def bench(entry: str, dtype: str, data_dir: str, steps: int, repeats: int, peaks
       seconds.append((time.perf_counter() - start) / steps)
   step = statistics.median(seconds)
   model_flops = float(task.train_flops(tc.batch_size))
-  out = {"experiment": entry, "dtype": dtype, "family": config.family, "batch_size": tc.batch_size,
-         "example_unit": task.example_unit, "parameters": counts, "seconds_per_step": step,
-         "seconds_per_step_repeats": seconds, "examples_per_second": tc.batch_size / step,
-         "tokens_per_second": _tokens(host_batches[0]) / step, "model_flops_per_step": model_flops,
-         "xla_flops_per_step": xla_flops(compiled), "model_gflops_per_second": model_flops / step / 1e9,
-         "mfu": mfu(model_flops, 1.0 / step, peaks[dtype], jax.device_count()),
-         "memory_bytes": {"arguments": memory.argument_size_in_bytes, "temporaries": memory.temp_size_in_bytes,
-                          "outputs": memory.output_size_in_bytes} if memory is not None else None}
-  logging.warning("%s %s: %.4f s/step, %.0f examples/s, %.1f GFLOP/s, MFU %.1f%%", entry, dtype, step,
-                  out["examples_per_second"], out["model_gflops_per_second"], 100 * out["mfu"])
+  out = {
+    "experiment": entry,
+    "dtype": dtype,
+    "family": config.family,
+    "batch_size": tc.batch_size,
+    "example_unit": task.example_unit,
+    "parameters": counts,
+    "seconds_per_step": step,
+    "seconds_per_step_repeats": seconds,
+    "examples_per_second": tc.batch_size / step,
+    "tokens_per_second": _tokens(host_batches[0]) / step,
+    "model_flops_per_step": model_flops,
+    "xla_flops_per_step": xla_flops(compiled),
+    "model_gflops_per_second": model_flops / step / 1e9,
+    "mfu": mfu(model_flops, 1.0 / step, peaks[dtype], jax.device_count()),
+    "memory_bytes": {
+      "arguments": memory.argument_size_in_bytes,
+      "temporaries": memory.temp_size_in_bytes,
+      "outputs": memory.output_size_in_bytes,
+    }
+    if memory is not None
+    else None,
+  }
+  logging.warning(
+    "%s %s: %.4f s/step, %.0f examples/s, %.1f GFLOP/s, MFU %.1f%%",
+    entry,
+    dtype,
+    step,
+    out["examples_per_second"],
+    out["model_gflops_per_second"],
+    100 * out["mfu"],
+  )
   return out
 
 
 def main(argv):
   del argv
   from onerec_jax.train.peak import measure_matmul_peak
+
   data_dir = common_flags.DATA_DIR.value or os.environ.get("ONEREC_DATA_DIR", "")
   peaks = {dtype: measure_matmul_peak(dtype, _PEAK_SIZE.value, repeats=5) for dtype in _DTYPES.value}
   logging.warning("matmul peaks (GFLOP/s per device): %s", {k: round(v / 1e9, 1) for k, v in peaks.items()})
-  runs = [bench(e, dtype, data_dir, _STEPS.value, _REPEATS.value, peaks)
-          for e in _EXPERIMENTS.value for dtype in _DTYPES.value]
-  results = {"machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                         "devices": [str(d) for d in jax.devices()], "load_average": list(os.getloadavg())},
-             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-             "matmul_peak_flops_per_device": peaks, "peak_size": _PEAK_SIZE.value, "runs": runs}
+  runs = [
+    bench(e, dtype, data_dir, _STEPS.value, _REPEATS.value, peaks)
+    for e in _EXPERIMENTS.value
+    for dtype in _DTYPES.value
+  ]
+  results = {
+    "machine": {
+      "platform": platform.platform(),
+      "processor": platform.processor(),
+      "cpus": os.cpu_count(),
+      "devices": [str(d) for d in jax.devices()],
+      "load_average": list(os.getloadavg()),
+    },
+    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "matmul_peak_flops_per_device": peaks,
+    "peak_size": _PEAK_SIZE.value,
+    "runs": runs,
+  }
   out = _OUT.value or "experiments/results/train_bench.json"
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
   with open(out, "w") as f:
@@ -127,5 +168,6 @@ def main(argv):
 if __name__ == "__main__":
   logging.set_verbosity(logging.WARNING)
   from onerec_jax.train.compilation_cache import enable_compilation_cache
+
   enable_compilation_cache()
   app.run(main)

@@ -36,16 +36,18 @@ from onerec_jax.train.config import TrainConfig
 @register("onerec_beauty", "OneRec on Amazon Beauty, TIGER protocol (Recall/NDCG@5/10), text semantic IDs")
 def onerec_beauty() -> ExperimentConfig:
   return ExperimentConfig(
-      data=DataConfig(dataset="amazon_beauty", min_history=1),
-      tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="content"),
-      # Static token = the user id (Amazon has no user features); no positive pathway (the S3-Rec copy has
-      # no ratings: every interaction is positive, so it would repeat the short window); histories are
-      # short (mean 8.9), so no lifelong pathway.
-      model=model_config("beauty", short_len=20, positive_len=0, lifelong_len=0, targets_per_window=10,
-                         dropout_rate=0.1, embed_dim=64),
-      train=TrainConfig(batch_size=128, num_steps=3000, learning_rate=2e-3, warmup_steps=200, log_every=100,
-                        checkpoint_every=500),
-      eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=256, protocol="tiger"),
+    data=DataConfig(dataset="amazon_beauty", min_history=1),
+    tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="content"),
+    # Static token = the user id (Amazon has no user features); no positive pathway (the S3-Rec copy has
+    # no ratings: every interaction is positive, so it would repeat the short window); histories are
+    # short (mean 8.9), so no lifelong pathway.
+    model=model_config(
+      "beauty", short_len=20, positive_len=0, lifelong_len=0, targets_per_window=10, dropout_rate=0.1, embed_dim=64
+    ),
+    train=TrainConfig(
+      batch_size=128, num_steps=3000, learning_rate=2e-3, warmup_steps=200, log_every=100, checkpoint_every=500
+    ),
+    eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=256, protocol="tiger"),
   )
 
 
@@ -62,16 +64,18 @@ def onerec_beauty_tiny() -> ExperimentConfig:
 @register("onerec_ml1m", "OneRec on ML-1M, HSTU protocol (HR/NDCG@10/50/200, history excluded)")
 def onerec_ml1m() -> ExperimentConfig:
   return ExperimentConfig(
-      data=DataConfig(dataset="ml1m", min_history=1),
-      tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="content"),
-      # Static: gender, age, occupation (+ user id). The shared copy has no ratings (every interaction is
-      # positive), so no positive pathway; short: the last 200 items (the protocol's history), causal, the
-      # last 50 positions are targets.
-      model=model_config("ml1m", short_len=200, positive_len=0, lifelong_len=0, targets_per_window=50,
-                         dropout_rate=0.2, embed_dim=32),
-      train=TrainConfig(batch_size=64, num_steps=4000, learning_rate=2e-3, warmup_steps=200, log_every=100,
-                        checkpoint_every=500),
-      eval=EvalConfig(num_beams=256, ks=(10, 50, 200), batch_size=64, protocol="hstu", exclude="window"),
+    data=DataConfig(dataset="ml1m", min_history=1),
+    tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="content"),
+    # Static: gender, age, occupation (+ user id). The shared copy has no ratings (every interaction is
+    # positive), so no positive pathway; short: the last 200 items (the protocol's history), causal, the
+    # last 50 positions are targets.
+    model=model_config(
+      "ml1m", short_len=200, positive_len=0, lifelong_len=0, targets_per_window=50, dropout_rate=0.2, embed_dim=32
+    ),
+    train=TrainConfig(
+      batch_size=64, num_steps=4000, learning_rate=2e-3, warmup_steps=200, log_every=100, checkpoint_every=500
+    ),
+    eval=EvalConfig(num_beams=256, ks=(10, 50, 200), batch_size=64, protocol="hstu", exclude="window"),
   )
 
 
@@ -81,13 +85,15 @@ def onerec_ml1m_tiny() -> ExperimentConfig:
   config.tokenizer.item_vectors = "side"
   config.model = model_config("tiny", short_len=50, positive_len=0, lifelong_len=0, targets_per_window=25)
   config.train = TrainConfig(batch_size=32, num_steps=100, warmup_steps=10, log_every=50, checkpoint_every=50)
-  config.eval = EvalConfig(num_beams=64, ks=(10, 50), batch_size=64, max_users=500, protocol="hstu",
-                             exclude="window")
+  config.eval = EvalConfig(num_beams=64, ks=(10, 50), batch_size=64, max_users=500, protocol="hstu", exclude="window")
   return config
 
 
-@register_sweep("onerec_beauty_ablations", "onerec_beauty ablations at 2,000 steps: static pathway, item-id "
-                "embeddings, dropout, MoE, ID vectors, RQ-VAE, the report's design, beam width")
+@register_sweep(
+  "onerec_beauty_ablations",
+  "onerec_beauty ablations at 2,000 steps: static pathway, item-id "
+  "embeddings, dropout, MoE, ID vectors, RQ-VAE, the report's design, beam width",
+)
 def onerec_beauty_ablations() -> Sweep:
   """The issue-9 ablation rows on Beauty, each against `base` (onerec_beauty at a shorter budget).
 
@@ -95,32 +101,35 @@ def onerec_beauty_ablations() -> Sweep:
       --data_dir=../shared/data
   """
   return Sweep(
-      experiment="onerec_beauty",
-      base=("train.num_steps=2000", "train.checkpoint_every=500"),
-      runs={
-          "base": (),
-          "beam_10": ("eval.num_beams=10",),
-          "beam_50": ("eval.num_beams=50",),
-          "static_off": ("model.static_pathway=off",),  # no user-id token: a learned start token
-          # Memorisation: the encoder without raw item-id embeddings (semantic IDs, category, author
-          # only, as TIGER), and stronger dropout.
-          "no_item_id": ("model.use_item_id_embedding=false",),
-          "dropout_03": ("model.dropout_rate=0.3",),
-          # Equal activated parameters: 4 experts of the dense width (512), one per token.
-          "moe_4e_top1": ("model.num_experts=4", "model.num_experts_per_token=1"),
-          "ids_aligned": ("tokenizer.item_vectors=aligned",),
-          "ids_collaborative": ("tokenizer.item_vectors=collaborative",),
-          "ids_rq_vae": ("tokenizer.method=rq_vae",),
-          # The report's one-encoder-pass-per-target design at about the base's wall time (0.39 s per
-          # step against 1.04 s measured side by side in onerec_beauty_design_bench.json).
-          "report_design": ("model.targets_per_window=0", "train.num_steps=5000"),
-      },
-      evaluate_from={"beam_10": "base", "beam_50": "base"},
-      metrics=("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
+    experiment="onerec_beauty",
+    base=("train.num_steps=2000", "train.checkpoint_every=500"),
+    runs={
+      "base": (),
+      "beam_10": ("eval.num_beams=10",),
+      "beam_50": ("eval.num_beams=50",),
+      "static_off": ("model.static_pathway=off",),  # no user-id token: a learned start token
+      # Memorisation: the encoder without raw item-id embeddings (semantic IDs, category, author
+      # only, as TIGER), and stronger dropout.
+      "no_item_id": ("model.use_item_id_embedding=false",),
+      "dropout_03": ("model.dropout_rate=0.3",),
+      # Equal activated parameters: 4 experts of the dense width (512), one per token.
+      "moe_4e_top1": ("model.num_experts=4", "model.num_experts_per_token=1"),
+      "ids_aligned": ("tokenizer.item_vectors=aligned",),
+      "ids_collaborative": ("tokenizer.item_vectors=collaborative",),
+      "ids_rq_vae": ("tokenizer.method=rq_vae",),
+      # The report's one-encoder-pass-per-target design at about the base's wall time (0.39 s per
+      # step against 1.04 s measured side by side in onerec_beauty_design_bench.json).
+      "report_design": ("model.targets_per_window=0", "train.num_steps=5000"),
+    },
+    evaluate_from={"beam_10": "base", "beam_50": "base"},
+    metrics=("recall@5", "ndcg@5", "recall@10", "ndcg@10"),
+  )
 
 
-@register_sweep("onerec_ml1m_ablations", "onerec_ml1m ablations at 1,500 steps: lifelong pathway (last-N vs "
-                "hierarchical k-means), static pathway")
+@register_sweep(
+  "onerec_ml1m_ablations",
+  "onerec_ml1m ablations at 1,500 steps: lifelong pathway (last-N vs hierarchical k-means), static pathway",
+)
 def onerec_ml1m_ablations() -> Sweep:
   """ML-1M rows: the lifelong pathway beside a 50-item short window (last 64 interactions vs 64
   hierarchical k-means representatives of the whole history, as the report), and the static pathway off.
@@ -131,13 +140,14 @@ def onerec_ml1m_ablations() -> Sweep:
   short = ("model.short_len=50", "model.targets_per_window=25")
   lifelong = short + ("model.lifelong_len=64", "model.lifelong_queries=16")
   return Sweep(
-      experiment="onerec_ml1m",
-      base=("train.num_steps=1500", "train.checkpoint_every=500"),
-      runs={
-          "base": (),
-          "static_off": ("model.static_pathway=off",),
-          "short50": short,
-          "short50_lifelong_last64": lifelong + ("model.lifelong_compression=last",),
-          "short50_lifelong_hkmeans64": lifelong + ("model.lifelong_compression=hkmeans",),
-      },
-      metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"))
+    experiment="onerec_ml1m",
+    base=("train.num_steps=1500", "train.checkpoint_every=500"),
+    runs={
+      "base": (),
+      "static_off": ("model.static_pathway=off",),
+      "short50": short,
+      "short50_lifelong_last64": lifelong + ("model.lifelong_compression=last",),
+      "short50_lifelong_hkmeans64": lifelong + ("model.lifelong_compression=hkmeans",),
+    },
+    metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"),
+  )

@@ -21,52 +21,70 @@ from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
 
 
-@register("quickstart", "Whole chain on the simulator (3,000 users, 1,000 items): RQ-Kmeans 3x32, MoE model, ~6 min on 2 CPUs")
+@register(
+  "quickstart", "Whole chain on the simulator (3,000 users, 1,000 items): RQ-Kmeans 3x32, MoE model, ~6 min on 2 CPUs"
+)
 def quickstart() -> ExperimentConfig:
   return ExperimentConfig(
-      data=DataConfig(simulator=SimulatorConfig(num_users=3000, num_items=1000, seed=0)),
-      tokenizer=TokenizerConfig(num_levels=3, codebook_size=32, num_iters=20),
-      model=model_config("quickstart"),
-      train=TrainConfig(batch_size=128, num_steps=1000, learning_rate=3e-3, warmup_steps=100, log_every=100,
-                        checkpoint_every=250),
-      eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=250),
+    data=DataConfig(simulator=SimulatorConfig(num_users=3000, num_items=1000, seed=0)),
+    tokenizer=TokenizerConfig(num_levels=3, codebook_size=32, num_iters=20),
+    model=model_config("quickstart"),
+    train=TrainConfig(
+      batch_size=128, num_steps=1000, learning_rate=3e-3, warmup_steps=100, log_every=100, checkpoint_every=250
+    ),
+    eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=250),
   )
 
 
 @register("quickstart_tiny", "Seconds-long sibling of quickstart for tests: 2 train steps on a tiny world")
 def quickstart_tiny() -> ExperimentConfig:
   return ExperimentConfig(
-      data=DataConfig(simulator=SimulatorConfig(num_users=64, num_items=60, num_categories=5, num_authors=10,
-                                                min_history=8, max_history=16, seed=0)),
-      tokenizer=TokenizerConfig(num_levels=2, codebook_size=8, num_iters=5),
-      model=model_config("tiny", num_experts=2, num_experts_per_token=1, short_len=5, positive_len=4,
-                         lifelong_len=8, lifelong_queries=2),
-      train=TrainConfig(batch_size=16, num_steps=2, warmup_steps=1, log_every=1, checkpoint_every=1),
-      eval=EvalConfig(num_beams=10, ks=(5, 10), batch_size=32, max_users=32),
+    data=DataConfig(
+      simulator=SimulatorConfig(
+        num_users=64, num_items=60, num_categories=5, num_authors=10, min_history=8, max_history=16, seed=0
+      )
+    ),
+    tokenizer=TokenizerConfig(num_levels=2, codebook_size=8, num_iters=5),
+    model=model_config(
+      "tiny", num_experts=2, num_experts_per_token=1, short_len=5, positive_len=4, lifelong_len=8, lifelong_queries=2
+    ),
+    train=TrainConfig(batch_size=16, num_steps=2, warmup_steps=1, log_every=1, checkpoint_every=1),
+    eval=EvalConfig(num_beams=10, ks=(5, 10), batch_size=32, max_users=32),
   )
 
 
 def _series(size: str) -> ExperimentConfig:
   return ExperimentConfig(
-      data=DataConfig(simulator=SimulatorConfig(num_users=200_000, num_items=50_000, num_categories=200,
-                                                num_authors=5000, max_history=256, seed=0)),
-      tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, num_iters=20),
-      model=model_config(size, short_len=20, positive_len=64, lifelong_len=256, lifelong_queries=32,
-                         lifelong_layers=2, embed_dim=64),
-      train=TrainConfig(batch_size=512, num_steps=20_000, learning_rate=1e-3, warmup_steps=1000),
-      eval=EvalConfig(num_beams=32, ks=(5, 10, 32), max_users=20_000),
+    data=DataConfig(
+      simulator=SimulatorConfig(
+        num_users=200_000, num_items=50_000, num_categories=200, num_authors=5000, max_history=256, seed=0
+      )
+    ),
+    tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, num_iters=20),
+    model=model_config(
+      size, short_len=20, positive_len=64, lifelong_len=256, lifelong_queries=32, lifelong_layers=2, embed_dim=64
+    ),
+    train=TrainConfig(batch_size=512, num_steps=20_000, learning_rate=1e-3, warmup_steps=1000),
+    eval=EvalConfig(num_beams=32, ks=(5, 10, 32), max_users=20_000),
   )
 
 
 for _size in ("0.015B", "0.121B", "0.935B", "2.633B"):
   _name = "onerec_synthetic_" + _size.lower().replace(".", "")
-  register(_name, f"OneRec {_size} (PAPER.md table) on a 200k-user simulated world")(
-      lambda size=_size: _series(size))
+  register(_name, f"OneRec {_size} (PAPER.md table) on a 200k-user simulated world")(lambda size=_size: _series(size))
 
 
 @register("onerec_synthetic_tiny", "CPU sibling of the onerec_synthetic_* series (tiny model, tiny world)")
 def onerec_synthetic_tiny() -> ExperimentConfig:
   config = quickstart_tiny()
-  config.model = model_config("tiny", num_experts=4, num_experts_per_token=2, encoder_moe=True, short_len=5,
-                              positive_len=4, lifelong_len=8, lifelong_queries=2)
+  config.model = model_config(
+    "tiny",
+    num_experts=4,
+    num_experts_per_token=2,
+    encoder_moe=True,
+    short_len=5,
+    positive_len=4,
+    lifelong_len=8,
+    lifelong_queries=2,
+  )
   return config

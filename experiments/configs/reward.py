@@ -25,10 +25,19 @@ from onerec_jax.train.config import TrainConfig
 
 def _reward(data: DataConfig, num_steps: int, batch_size: int = 256) -> ExperimentConfig:
   return ExperimentConfig(
-      family="reward", data=data, reward=RewardConfig(history_len=50),
-      train=TrainConfig(batch_size=batch_size, num_steps=num_steps, learning_rate=2e-3, warmup_steps=100,
-                        log_every=100, checkpoint_every=500),
-      eval=EvalConfig(batch_size=1024, eval_every=num_steps // 4, select_metric="gauc/preference"))
+    family="reward",
+    data=data,
+    reward=RewardConfig(history_len=50),
+    train=TrainConfig(
+      batch_size=batch_size,
+      num_steps=num_steps,
+      learning_rate=2e-3,
+      warmup_steps=100,
+      log_every=100,
+      checkpoint_every=500,
+    ),
+    eval=EvalConfig(batch_size=1024, eval_every=num_steps // 4, select_metric="gauc/preference"),
+  )
 
 
 @register("reward_kuairand", "P-Score reward model on KuaiRand-Pure, split by day (AUC/GAUC per objective)")

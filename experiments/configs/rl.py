@@ -24,19 +24,27 @@ from onerec_jax.train.config import TrainConfig
 def ecpo_synthetic() -> ExperimentConfig:
   base = quickstart()
   return ExperimentConfig(
-      family="ecpo", data=base.data, tokenizer=base.tokenizer, model=base.model,
-      rl=RLConfig(group_size=32, rl_share=0.25, updates_per_rollout=2),
-      train=TrainConfig(batch_size=128, num_steps=200, learning_rate=3e-4, warmup_steps=20, log_every=20,
-                        checkpoint_every=50),
-      eval=base.eval)
+    family="ecpo",
+    data=base.data,
+    tokenizer=base.tokenizer,
+    model=base.model,
+    rl=RLConfig(group_size=32, rl_share=0.25, updates_per_rollout=2),
+    train=TrainConfig(
+      batch_size=128, num_steps=200, learning_rate=3e-4, warmup_steps=20, log_every=20, checkpoint_every=50
+    ),
+    eval=base.eval,
+  )
 
 
 @register("ecpo_synthetic_tiny", "Seconds-long sibling of ecpo_synthetic (on a quickstart_tiny run)")
 def ecpo_synthetic_tiny() -> ExperimentConfig:
   base = quickstart_tiny()
   return ExperimentConfig(
-      family="ecpo", data=base.data, tokenizer=base.tokenizer, model=base.model,
-      rl=RLConfig(group_size=8, rl_share=0.5, updates_per_rollout=2),
-      train=TrainConfig(batch_size=16, num_steps=4, learning_rate=1e-3, warmup_steps=1, log_every=1,
-                        checkpoint_every=2),
-      eval=base.eval)
+    family="ecpo",
+    data=base.data,
+    tokenizer=base.tokenizer,
+    model=base.model,
+    rl=RLConfig(group_size=8, rl_share=0.5, updates_per_rollout=2),
+    train=TrainConfig(batch_size=16, num_steps=4, learning_rate=1e-3, warmup_steps=1, log_every=1, checkpoint_every=2),
+    eval=base.eval,
+  )

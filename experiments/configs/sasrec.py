@@ -26,39 +26,79 @@ from onerec_jax.train.config import TrainConfig
 @register("sasrec_ml1m", "SASRec on ML-1M, HSTU protocol (HR/NDCG@10/50/200, history excluded), sampled softmax")
 def sasrec_ml1m() -> ExperimentConfig:
   return ExperimentConfig(
-      family="sasrec",
-      data=DataConfig(dataset="ml1m", min_history=1),
-      sasrec=SasrecConfig(max_len=200, embed_dim=50, num_blocks=2, num_heads=1, dropout=0.2, similarity="cosine",
-                          temperature=0.05, num_negatives=128, window_stride=200),
-      train=TrainConfig(batch_size=128, num_steps=6000, learning_rate=1e-3, warmup_steps=100, weight_decay=0.0,
-                        log_every=100, checkpoint_every=1000, seed=0),
-      eval=EvalConfig(protocol="hstu", exclude="window", ks=(10, 50, 200), select_metric="ndcg@10",
-                      eval_every=500, num_beams=200),
+    family="sasrec",
+    data=DataConfig(dataset="ml1m", min_history=1),
+    sasrec=SasrecConfig(
+      max_len=200,
+      embed_dim=50,
+      num_blocks=2,
+      num_heads=1,
+      dropout=0.2,
+      similarity="cosine",
+      temperature=0.05,
+      num_negatives=128,
+      window_stride=200,
+    ),
+    train=TrainConfig(
+      batch_size=128,
+      num_steps=6000,
+      learning_rate=1e-3,
+      warmup_steps=100,
+      weight_decay=0.0,
+      log_every=100,
+      checkpoint_every=1000,
+      seed=0,
+    ),
+    eval=EvalConfig(
+      protocol="hstu", exclude="window", ks=(10, 50, 200), select_metric="ndcg@10", eval_every=500, num_beams=200
+    ),
   )
 
 
 @register("sasrec_beauty", "SASRec on Amazon Beauty, TIGER protocol (Recall/NDCG@5/10, sliding windows of 20)")
 def sasrec_beauty() -> ExperimentConfig:
   return ExperimentConfig(
-      family="sasrec",
-      data=DataConfig(dataset="amazon_beauty", min_history=1),
-      sasrec=SasrecConfig(max_len=20, embed_dim=64, num_blocks=2, num_heads=2, dropout=0.3, similarity="cosine",
-                          temperature=0.05, num_negatives=128, window_stride=1),
-      train=TrainConfig(batch_size=256, num_steps=12000, learning_rate=1e-3, warmup_steps=200, weight_decay=0.0,
-                        log_every=200, checkpoint_every=2000, seed=0),
-      eval=EvalConfig(protocol="tiger", exclude="none", ks=(5, 10), select_metric="ndcg@10", eval_every=1000),
+    family="sasrec",
+    data=DataConfig(dataset="amazon_beauty", min_history=1),
+    sasrec=SasrecConfig(
+      max_len=20,
+      embed_dim=64,
+      num_blocks=2,
+      num_heads=2,
+      dropout=0.3,
+      similarity="cosine",
+      temperature=0.05,
+      num_negatives=128,
+      window_stride=1,
+    ),
+    train=TrainConfig(
+      batch_size=256,
+      num_steps=12000,
+      learning_rate=1e-3,
+      warmup_steps=200,
+      weight_decay=0.0,
+      log_every=200,
+      checkpoint_every=2000,
+      seed=0,
+    ),
+    eval=EvalConfig(protocol="tiger", exclude="none", ks=(5, 10), select_metric="ndcg@10", eval_every=1000),
   )
 
 
 @register("sasrec_tiny", "Seconds-long sibling of the sasrec_* family for tests: a tiny simulated world")
 def sasrec_tiny() -> ExperimentConfig:
   return ExperimentConfig(
-      family="sasrec",
-      data=DataConfig(simulator=SimulatorConfig(num_users=64, num_items=60, num_categories=5, num_authors=10,
-                                                min_history=8, max_history=16, seed=0)),
-      sasrec=SasrecConfig(max_len=8, embed_dim=16, num_blocks=1, num_heads=2, dropout=0.1, num_negatives=8,
-                          window_stride=4),
-      train=TrainConfig(batch_size=16, num_steps=4, warmup_steps=1, log_every=2, checkpoint_every=2, prefetch=1),
-      eval=EvalConfig(protocol="hstu", exclude="window", ks=(5, 10), eval_every=2, batch_size=32,
-                      select_metric="ndcg@10"),
+    family="sasrec",
+    data=DataConfig(
+      simulator=SimulatorConfig(
+        num_users=64, num_items=60, num_categories=5, num_authors=10, min_history=8, max_history=16, seed=0
+      )
+    ),
+    sasrec=SasrecConfig(
+      max_len=8, embed_dim=16, num_blocks=1, num_heads=2, dropout=0.1, num_negatives=8, window_stride=4
+    ),
+    train=TrainConfig(batch_size=16, num_steps=4, warmup_steps=1, log_every=2, checkpoint_every=2, prefetch=1),
+    eval=EvalConfig(
+      protocol="hstu", exclude="window", ks=(5, 10), eval_every=2, batch_size=32, select_metric="ndcg@10"
+    ),
   )

@@ -47,10 +47,10 @@ class BlockSizes:
       return min(block, max(multiple, 1 << max(0, length - 1).bit_length()))  # next power of two
 
     return BlockSizes(
-        block_q=fit(self.block_q, q_len),
-        block_kv=fit(self.block_kv, kv_len),
-        block_q_dkv=fit(self.block_q_dkv, q_len),
-        block_kv_dkv=fit(self.block_kv_dkv, kv_len),
-        block_q_dq=fit(self.block_q_dq, q_len),
-        block_kv_dq=fit(self.block_kv_dq, kv_len),
+      block_q=fit(self.block_q, q_len),
+      block_kv=fit(self.block_kv, kv_len),
+      block_q_dkv=fit(self.block_q_dkv, q_len),
+      block_kv_dkv=fit(self.block_kv_dkv, kv_len),
+      block_q_dq=fit(self.block_q_dq, q_len),
+      block_kv_dq=fit(self.block_kv_dq, kv_len),
     )

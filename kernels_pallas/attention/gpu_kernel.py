@@ -29,8 +29,7 @@ from kernels_pallas.attention import masking
 from kernels_pallas.attention.block_sizes import BlockSizes
 
 
-def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, *, scale, block_kv,
-                    causal_offset):
+def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, *, scale, block_kv, causal_offset):
   """One query tile: q_ref `[bq, k]`, k_ref/v_ref `[s, k]`, o_ref `[bq, k]`, lse_ref `[bq]`."""
   block_q, head_dim = q_ref.shape
   q_block = pl.program_id(0)
@@ -43,8 +42,9 @@ def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, 
     kv_slice = pl.ds(kv_block * block_kv, block_kv)
     k = k_ref[kv_slice, :]
     logits = plgpu.dot(q, k, trans_b=True) * qk_scale  # [bq, bkv] f32
-    mask = masking.tile_mask(q_ids[:, None], kv_ids_ref[kv_slice][None, :], q_block * block_q, kv_block * block_kv,
-                             causal_offset)
+    mask = masking.tile_mask(
+      q_ids[:, None], kv_ids_ref[kv_slice][None, :], q_block * block_q, kv_block * block_kv, causal_offset
+    )
     logits = jnp.where(mask, logits, masking.MASK_VALUE)
     m_next = jnp.maximum(m_prev, jnp.max(logits, axis=1))
     correction = jnp.exp2(m_prev - m_next)
@@ -57,9 +57,9 @@ def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, 
   num_kv_blocks = k_ref.shape[0] // block_kv
   lo, hi = masking.kv_block_range(q_block, block_q, block_kv, num_kv_blocks, causal_offset)
   init = (
-      jnp.zeros((block_q, head_dim), jnp.float32),
-      jnp.full((block_q,), masking.MASK_VALUE, jnp.float32),
-      jnp.zeros((block_q,), jnp.float32),
+    jnp.zeros((block_q, head_dim), jnp.float32),
+    jnp.full((block_q,), masking.MASK_VALUE, jnp.float32),
+    jnp.zeros((block_q,), jnp.float32),
   )
   acc, m, l = jax.lax.fori_loop(lo, hi, body, init)
   empty = l == 0.0  # no visible key: output zeros, and an lse that zeroes p in the backward pass.
@@ -67,8 +67,22 @@ def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, 
   lse_ref[...] = jnp.where(empty, masking.EMPTY_ROW_LSE, m + jnp.log2(jnp.where(empty, 1.0, l)))
 
 
-def _dkdv_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delta_ref, dk_ref,
-                 dv_ref, *, scale, block_q, causal_offset):
+def _dkdv_kernel(
+  q_ref,
+  k_ref,
+  v_ref,
+  q_ids_ref,
+  kv_ids_ref,
+  do_ref,
+  lse_ref,
+  delta_ref,
+  dk_ref,
+  dv_ref,
+  *,
+  scale,
+  block_q,
+  causal_offset,
+):
   """One key tile: k_ref/v_ref `[bkv, k]`, q_ref/do_ref `[t, k]`, lse/delta `[t]`."""
   block_kv, head_dim = k_ref.shape
   kv_block = pl.program_id(0)
@@ -83,8 +97,9 @@ def _dkdv_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, de
     q = q_ref[q_slice, :]
     do = do_ref[q_slice, :]
     logits = plgpu.dot(q, k, trans_b=True) * qk_scale
-    mask = masking.tile_mask(q_ids_ref[q_slice][:, None], kv_ids[None, :], q_block * block_q, kv_block * block_kv,
-                             causal_offset)
+    mask = masking.tile_mask(
+      q_ids_ref[q_slice][:, None], kv_ids[None, :], q_block * block_q, kv_block * block_kv, causal_offset
+    )
     p = jnp.where(mask, jnp.exp2(logits - lse_ref[q_slice][:, None]), 0.0)  # [bq, bkv]
     dv = dv + plgpu.dot(p.astype(do.dtype), do, trans_a=True)
     dp = plgpu.dot(do, v, trans_b=True)
@@ -100,8 +115,9 @@ def _dkdv_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, de
   dv_ref[...] = dv.astype(dv_ref.dtype)
 
 
-def _dq_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delta_ref, dq_ref, *,
-               scale, block_kv, causal_offset):
+def _dq_kernel(
+  q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delta_ref, dq_ref, *, scale, block_kv, causal_offset
+):
   """One query tile: q_ref/do_ref `[bq, k]`, k_ref/v_ref `[s, k]`, lse/delta `[bq]`."""
   block_q, head_dim = q_ref.shape
   q_block = pl.program_id(0)
@@ -117,8 +133,9 @@ def _dq_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delt
     k = k_ref[kv_slice, :]
     v = v_ref[kv_slice, :]
     logits = plgpu.dot(q, k, trans_b=True) * qk_scale
-    mask = masking.tile_mask(q_ids[:, None], kv_ids_ref[kv_slice][None, :], q_block * block_q, kv_block * block_kv,
-                             causal_offset)
+    mask = masking.tile_mask(
+      q_ids[:, None], kv_ids_ref[kv_slice][None, :], q_block * block_q, kv_block * block_kv, causal_offset
+    )
     p = jnp.where(mask, jnp.exp2(logits - lse[:, None]), 0.0)
     dp = plgpu.dot(do, v, trans_b=True)
     ds = p * (dp - delta[:, None]) * scale
@@ -164,36 +181,34 @@ def flash_forward(q, k, v, q_ids, kv_ids, *, causal_offset, block_sizes: BlockSi
   bq, bkv = block_sizes.block_q, block_sizes.block_kv
   q, k, v = _pad_head_dim(q), _pad_head_dim(k), _pad_head_dim(v)
   dp = q.shape[-1]
-  kernel = functools.partial(_forward_kernel, scale=1.0 / math.sqrt(d), block_kv=bkv,
-                             causal_offset=causal_offset)
+  kernel = functools.partial(_forward_kernel, scale=1.0 / math.sqrt(d), block_kv=bkv, causal_offset=causal_offset)
   out, lse = pl.pallas_call(
-      kernel,
-      grid=(t // bq, b, h),
-      in_specs=[
-          pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),
-          pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),
-          pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),
-          pl.BlockSpec((None, bq), lambda i, bi, hi: (bi, i)),
-          pl.BlockSpec((None, s), lambda i, bi, hi: (bi, 0)),
-      ],
-      out_specs=[
-          pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),
-          pl.BlockSpec((None, None, bq), lambda i, bi, hi: (bi, hi, i)),
-      ],
-      out_shape=[
-          jax.ShapeDtypeStruct((b, t, h, dp), q.dtype),
-          jax.ShapeDtypeStruct((b, h, t), jnp.float32),
-      ],
-      compiler_params=_compiler_params(bq, bkv, dp),
-      interpret=interpret,
-      name='onerec_flash_fwd',
+    kernel,
+    grid=(t // bq, b, h),
+    in_specs=[
+      pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),
+      pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),
+      pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),
+      pl.BlockSpec((None, bq), lambda i, bi, hi: (bi, i)),
+      pl.BlockSpec((None, s), lambda i, bi, hi: (bi, 0)),
+    ],
+    out_specs=[
+      pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),
+      pl.BlockSpec((None, None, bq), lambda i, bi, hi: (bi, hi, i)),
+    ],
+    out_shape=[
+      jax.ShapeDtypeStruct((b, t, h, dp), q.dtype),
+      jax.ShapeDtypeStruct((b, h, t), jnp.float32),
+    ],
+    compiler_params=_compiler_params(bq, bkv, dp),
+    interpret=interpret,
+    name='onerec_flash_fwd',
   )(q, k, v, q_ids, kv_ids)
   return out[..., :d], lse
 
 
 @functools.partial(jax.jit, static_argnames=('causal_offset', 'block_sizes', 'interpret'))
-def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block_sizes: BlockSizes,
-                   interpret):
+def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block_sizes: BlockSizes, interpret):
   """Backward kernels (dK/dV, then dQ).
 
   Args:
@@ -216,49 +231,49 @@ def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block
 
   bq, bkv = block_sizes.block_q_dkv, block_sizes.block_kv_dkv
   dk, dv = pl.pallas_call(
-      functools.partial(_dkdv_kernel, scale=scale, block_q=bq, causal_offset=causal_offset),
-      grid=(s // bkv, b, h),
-      in_specs=[
-          pl.BlockSpec((None, t, None, dp), lambda j, bi, hi: (bi, 0, hi, 0)),  # q
-          pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi // r, 0)),  # k
-          pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi // r, 0)),  # v
-          pl.BlockSpec((None, t), lambda j, bi, hi: (bi, 0)),  # q_ids
-          pl.BlockSpec((None, bkv), lambda j, bi, hi: (bi, j)),  # kv_ids
-          pl.BlockSpec((None, t, None, dp), lambda j, bi, hi: (bi, 0, hi, 0)),  # do
-          pl.BlockSpec((None, None, t), lambda j, bi, hi: (bi, hi, 0)),  # lse
-          pl.BlockSpec((None, None, t), lambda j, bi, hi: (bi, hi, 0)),  # delta
-      ],
-      out_specs=[
-          pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi, 0)),
-          pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi, 0)),
-      ],
-      # Per query head; accumulated in float32 so the group sum below loses nothing.
-      out_shape=[jax.ShapeDtypeStruct((b, s, h, dp), jnp.float32)] * 2,
-      compiler_params=_compiler_params(bq, bkv, dp),
-      interpret=interpret,
-      name='onerec_flash_dkdv',
+    functools.partial(_dkdv_kernel, scale=scale, block_q=bq, causal_offset=causal_offset),
+    grid=(s // bkv, b, h),
+    in_specs=[
+      pl.BlockSpec((None, t, None, dp), lambda j, bi, hi: (bi, 0, hi, 0)),  # q
+      pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi // r, 0)),  # k
+      pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi // r, 0)),  # v
+      pl.BlockSpec((None, t), lambda j, bi, hi: (bi, 0)),  # q_ids
+      pl.BlockSpec((None, bkv), lambda j, bi, hi: (bi, j)),  # kv_ids
+      pl.BlockSpec((None, t, None, dp), lambda j, bi, hi: (bi, 0, hi, 0)),  # do
+      pl.BlockSpec((None, None, t), lambda j, bi, hi: (bi, hi, 0)),  # lse
+      pl.BlockSpec((None, None, t), lambda j, bi, hi: (bi, hi, 0)),  # delta
+    ],
+    out_specs=[
+      pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi, 0)),
+      pl.BlockSpec((None, bkv, None, dp), lambda j, bi, hi: (bi, j, hi, 0)),
+    ],
+    # Per query head; accumulated in float32 so the group sum below loses nothing.
+    out_shape=[jax.ShapeDtypeStruct((b, s, h, dp), jnp.float32)] * 2,
+    compiler_params=_compiler_params(bq, bkv, dp),
+    interpret=interpret,
+    name='onerec_flash_dkdv',
   )(q, k, v, q_ids, kv_ids, do, lse, delta)
   dk = dk.reshape(b, s, g, r, dp).sum(axis=3)[..., :d].astype(k.dtype)
   dv = dv.reshape(b, s, g, r, dp).sum(axis=3)[..., :d].astype(v.dtype)
 
   bq, bkv = block_sizes.block_q_dq, block_sizes.block_kv_dq
   dq = pl.pallas_call(
-      functools.partial(_dq_kernel, scale=scale, block_kv=bkv, causal_offset=causal_offset),
-      grid=(t // bq, b, h),
-      in_specs=[
-          pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),  # q
-          pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),  # k
-          pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),  # v
-          pl.BlockSpec((None, bq), lambda i, bi, hi: (bi, i)),  # q_ids
-          pl.BlockSpec((None, s), lambda i, bi, hi: (bi, 0)),  # kv_ids
-          pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),  # do
-          pl.BlockSpec((None, None, bq), lambda i, bi, hi: (bi, hi, i)),  # lse
-          pl.BlockSpec((None, None, bq), lambda i, bi, hi: (bi, hi, i)),  # delta
-      ],
-      out_specs=pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),
-      out_shape=jax.ShapeDtypeStruct((b, t, h, dp), q.dtype),
-      compiler_params=_compiler_params(bq, bkv, dp),
-      interpret=interpret,
-      name='onerec_flash_dq',
+    functools.partial(_dq_kernel, scale=scale, block_kv=bkv, causal_offset=causal_offset),
+    grid=(t // bq, b, h),
+    in_specs=[
+      pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),  # q
+      pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),  # k
+      pl.BlockSpec((None, s, None, dp), lambda i, bi, hi: (bi, 0, hi // r, 0)),  # v
+      pl.BlockSpec((None, bq), lambda i, bi, hi: (bi, i)),  # q_ids
+      pl.BlockSpec((None, s), lambda i, bi, hi: (bi, 0)),  # kv_ids
+      pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),  # do
+      pl.BlockSpec((None, None, bq), lambda i, bi, hi: (bi, hi, i)),  # lse
+      pl.BlockSpec((None, None, bq), lambda i, bi, hi: (bi, hi, i)),  # delta
+    ],
+    out_specs=pl.BlockSpec((None, bq, None, dp), lambda i, bi, hi: (bi, i, hi, 0)),
+    out_shape=jax.ShapeDtypeStruct((b, t, h, dp), q.dtype),
+    compiler_params=_compiler_params(bq, bkv, dp),
+    interpret=interpret,
+    name='onerec_flash_dq',
   )(q, k, v, q_ids, kv_ids, do, lse, delta)
   return dq[..., :d], dk, dv

@@ -51,9 +51,7 @@ def _check_inputs(q, k, v, q_segment_ids, kv_segment_ids, impl):
   if q_segment_ids is not None and q_segment_ids.shape != (b, t):
     raise ValueError(f'q_segment_ids must be [b, t] = {(b, t)}; got {q_segment_ids.shape} ({shapes}).')
   if kv_segment_ids is not None and kv_segment_ids.shape != (b, k.shape[1]):
-    raise ValueError(
-        f'kv_segment_ids must be [b, s] = {(b, k.shape[1])}; got {kv_segment_ids.shape} ({shapes}).'
-    )
+    raise ValueError(f'kv_segment_ids must be [b, s] = {(b, k.shape[1])}; got {kv_segment_ids.shape} ({shapes}).')
   if impl not in IMPLS:
     raise ValueError(f'impl must be one of {IMPLS}; got {impl!r}.')
 
@@ -75,8 +73,12 @@ def _default_impl() -> str:
     return 'pallas_tpu' if platform == 'tpu' else 'pallas_gpu'
   if platform != 'cpu' and platform not in _announced:
     _announced.add(platform)
-    logging.warning("attention impl='auto' on %s uses XLA: the Pallas kernels have not yet been verified on "
-                    "real %s hardware (pass impl='pallas' to use them anyway).", platform, platform)
+    logging.warning(
+      "attention impl='auto' on %s uses XLA: the Pallas kernels have not yet been verified on "
+      "real %s hardware (pass impl='pallas' to use them anyway).",
+      platform,
+      platform,
+    )
   return 'xla'
 
 
@@ -139,9 +141,14 @@ def _flash_fwd(q, k, v, q_ids, kv_ids, causal, bs, backend, interpret):
   tp, sp = _padded_lengths(t, s, bs)
   kernel = _kernel_module(backend)
   out, lse = kernel.flash_forward(
-      _pad_to(q, 1, tp), _pad_to(k, 1, sp), _pad_to(v, 1, sp), _pad_to(q_ids, 1, tp),
-      _pad_to(kv_ids, 1, sp), causal_offset=s - t if causal else None, block_sizes=bs,
-      interpret=interpret,
+    _pad_to(q, 1, tp),
+    _pad_to(k, 1, sp),
+    _pad_to(v, 1, sp),
+    _pad_to(q_ids, 1, tp),
+    _pad_to(kv_ids, 1, sp),
+    causal_offset=s - t if causal else None,
+    block_sizes=bs,
+    interpret=interpret,
   )
   out = out[:, :t]
   return out, (q, k, v, q_ids, kv_ids, out, lse)
@@ -153,9 +160,17 @@ def _flash_bwd(causal, bs, backend, interpret, res, do):
   tp, sp = _padded_lengths(t, s, bs)
   kernel = _kernel_module(backend)
   dq, dk, dv = kernel.flash_backward(
-      _pad_to(q, 1, tp), _pad_to(k, 1, sp), _pad_to(v, 1, sp), _pad_to(q_ids, 1, tp),
-      _pad_to(kv_ids, 1, sp), _pad_to(out, 1, tp), lse, _pad_to(do, 1, tp),
-      causal_offset=s - t if causal else None, block_sizes=bs, interpret=interpret,
+    _pad_to(q, 1, tp),
+    _pad_to(k, 1, sp),
+    _pad_to(v, 1, sp),
+    _pad_to(q_ids, 1, tp),
+    _pad_to(kv_ids, 1, sp),
+    _pad_to(out, 1, tp),
+    lse,
+    _pad_to(do, 1, tp),
+    causal_offset=s - t if causal else None,
+    block_sizes=bs,
+    interpret=interpret,
   )
   return dq[:, :t], dk[:, :s], dv[:, :s], None, None
 
@@ -164,16 +179,16 @@ _flash.defvjp(_flash_fwd, _flash_bwd)
 
 
 def attention(
-    q: jax.Array,
-    k: jax.Array,
-    v: jax.Array,
-    *,
-    causal: bool = False,
-    q_segment_ids: jax.Array | None = None,
-    kv_segment_ids: jax.Array | None = None,
-    impl: str = 'auto',
-    interpret: bool = False,
-    block_sizes: BlockSizes | None = None,
+  q: jax.Array,
+  k: jax.Array,
+  v: jax.Array,
+  *,
+  causal: bool = False,
+  q_segment_ids: jax.Array | None = None,
+  kv_segment_ids: jax.Array | None = None,
+  impl: str = 'auto',
+  interpret: bool = False,
+  block_sizes: BlockSizes | None = None,
 ) -> jax.Array:
   """Multi-head / grouped-query softmax attention with segment, padding and causal masks.
 

@@ -47,12 +47,12 @@ def normalize_segment_ids(q_segment_ids, kv_segment_ids):
 
 
 def make_mask(
-    q_len: int,
-    kv_len: int,
-    *,
-    causal: bool,
-    q_segment_ids: jax.Array | None,
-    kv_segment_ids: jax.Array | None,
+  q_len: int,
+  kv_len: int,
+  *,
+  causal: bool,
+  q_segment_ids: jax.Array | None,
+  kv_segment_ids: jax.Array | None,
 ) -> jax.Array | None:
   """Builds the boolean attention mask of the convention above.
 
@@ -79,13 +79,13 @@ def make_mask(
 
 
 def attention_reference(
-    q: jax.Array,
-    k: jax.Array,
-    v: jax.Array,
-    *,
-    causal: bool = False,
-    q_segment_ids: jax.Array | None = None,
-    kv_segment_ids: jax.Array | None = None,
+  q: jax.Array,
+  k: jax.Array,
+  v: jax.Array,
+  *,
+  causal: bool = False,
+  q_segment_ids: jax.Array | None = None,
+  kv_segment_ids: jax.Array | None = None,
 ) -> jax.Array:
   """Softmax attention with float32 accumulation; O(t * s) memory.
 

@@ -48,8 +48,23 @@ def _in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks, 
   return kv_block < hi
 
 
-def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, m_scr, l_scr,
-                    acc_scr, *, scale, causal_offset, num_q_blocks, num_kv_blocks):
+def _forward_kernel(
+  q_ref,
+  k_ref,
+  v_ref,
+  q_ids_ref,
+  kv_ids_ref,
+  o_ref,
+  lse_ref,
+  m_scr,
+  l_scr,
+  acc_scr,
+  *,
+  scale,
+  causal_offset,
+  num_q_blocks,
+  num_kv_blocks,
+):
   """q_ref `[bq, k]`, k_ref/v_ref `[bkv, k]`, q_ids `[bq, 1]`, kv_ids `[1, bkv]`."""
   q_block, kv_block = pl.program_id(2), pl.program_id(3)
   block_q, block_kv = q_ref.shape[0], k_ref.shape[0]
@@ -60,12 +75,10 @@ def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, 
     l_scr[...] = jnp.zeros(l_scr.shape, jnp.float32)
     acc_scr[...] = jnp.zeros(acc_scr.shape, jnp.float32)
 
-  @pl.when(_in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks,
-                    causal_offset))
+  @pl.when(_in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks, causal_offset))
   def _compute():
     logits = _dot(q_ref[...], k_ref[...], _NT) * scale  # [bq, bkv]
-    mask = masking.tile_mask(q_ids_ref[...], kv_ids_ref[...], q_block * block_q,
-                             kv_block * block_kv, causal_offset)
+    mask = masking.tile_mask(q_ids_ref[...], kv_ids_ref[...], q_block * block_q, kv_block * block_kv, causal_offset)
     logits = jnp.where(mask, logits, masking.MASK_VALUE)
     m_prev = m_scr[...]
     m_next = jnp.maximum(m_prev, jnp.max(logits, axis=1, keepdims=True))
@@ -85,8 +98,25 @@ def _forward_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, o_ref, lse_ref, 
     lse_ref[...] = jnp.where(empty, masking.EMPTY_ROW_LSE, m_scr[...] + jnp.log(safe_l))
 
 
-def _dkdv_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delta_ref, dk_ref,
-                 dv_ref, dk_scr, dv_scr, *, scale, causal_offset, num_q_blocks, num_kv_blocks):
+def _dkdv_kernel(
+  q_ref,
+  k_ref,
+  v_ref,
+  q_ids_ref,
+  kv_ids_ref,
+  do_ref,
+  lse_ref,
+  delta_ref,
+  dk_ref,
+  dv_ref,
+  dk_scr,
+  dv_scr,
+  *,
+  scale,
+  causal_offset,
+  num_q_blocks,
+  num_kv_blocks,
+):
   """Grid (b, h, kv block, q block); lse_ref/delta_ref `[bq, 1]`."""
   kv_block, q_block = pl.program_id(2), pl.program_id(3)
   block_q, block_kv = q_ref.shape[0], k_ref.shape[0]
@@ -96,13 +126,11 @@ def _dkdv_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, de
     dk_scr[...] = jnp.zeros(dk_scr.shape, jnp.float32)
     dv_scr[...] = jnp.zeros(dv_scr.shape, jnp.float32)
 
-  @pl.when(_in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks,
-                    causal_offset))
+  @pl.when(_in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks, causal_offset))
   def _compute():
     q, k, v, do = q_ref[...], k_ref[...], v_ref[...], do_ref[...]
     logits = _dot(q, k, _NT) * scale
-    mask = masking.tile_mask(q_ids_ref[...], kv_ids_ref[...], q_block * block_q,
-                             kv_block * block_kv, causal_offset)
+    mask = masking.tile_mask(q_ids_ref[...], kv_ids_ref[...], q_block * block_q, kv_block * block_kv, causal_offset)
     p = jnp.where(mask, jnp.exp(logits - lse_ref[...]), 0.0)  # [bq, bkv]
     dv_scr[...] += _dot(p.T.astype(do.dtype), do)
     ds = p * (_dot(do, v, _NT) - delta_ref[...]) * scale
@@ -114,8 +142,23 @@ def _dkdv_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, de
     dv_ref[...] = dv_scr[...].astype(dv_ref.dtype)
 
 
-def _dq_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delta_ref, dq_ref,
-               dq_scr, *, scale, causal_offset, num_q_blocks, num_kv_blocks):
+def _dq_kernel(
+  q_ref,
+  k_ref,
+  v_ref,
+  q_ids_ref,
+  kv_ids_ref,
+  do_ref,
+  lse_ref,
+  delta_ref,
+  dq_ref,
+  dq_scr,
+  *,
+  scale,
+  causal_offset,
+  num_q_blocks,
+  num_kv_blocks,
+):
   """Grid (b, h, q block, kv block)."""
   q_block, kv_block = pl.program_id(2), pl.program_id(3)
   block_q, block_kv = q_ref.shape[0], k_ref.shape[0]
@@ -124,13 +167,11 @@ def _dq_kernel(q_ref, k_ref, v_ref, q_ids_ref, kv_ids_ref, do_ref, lse_ref, delt
   def _init():
     dq_scr[...] = jnp.zeros(dq_scr.shape, jnp.float32)
 
-  @pl.when(_in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks,
-                    causal_offset))
+  @pl.when(_in_band(q_block, kv_block, block_q, block_kv, num_q_blocks, num_kv_blocks, causal_offset))
   def _compute():
     q, k, v, do = q_ref[...], k_ref[...], v_ref[...], do_ref[...]
     logits = _dot(q, k, _NT) * scale
-    mask = masking.tile_mask(q_ids_ref[...], kv_ids_ref[...], q_block * block_q,
-                             kv_block * block_kv, causal_offset)
+    mask = masking.tile_mask(q_ids_ref[...], kv_ids_ref[...], q_block * block_q, kv_block * block_kv, causal_offset)
     p = jnp.where(mask, jnp.exp(logits - lse_ref[...]), 0.0)
     ds = p * (_dot(do, v, _NT) - delta_ref[...]) * scale
     dq_scr[...] += _dot(ds.astype(k.dtype), k)
@@ -174,41 +215,41 @@ def flash_forward(q, k, v, q_ids, kv_ids, *, causal_offset, block_sizes: BlockSi
   r = h // g
   bq, bkv = block_sizes.block_q, block_sizes.block_kv
   nq, nk = t // bq, s // bkv
-  kernel = functools.partial(_forward_kernel, scale=1.0 / math.sqrt(d), causal_offset=causal_offset,
-                             num_q_blocks=nq, num_kv_blocks=nk)
+  kernel = functools.partial(
+    _forward_kernel, scale=1.0 / math.sqrt(d), causal_offset=causal_offset, num_q_blocks=nq, num_kv_blocks=nk
+  )
   out, lse = pl.pallas_call(
-      kernel,
-      grid=(b, h, nq, nk),
-      in_specs=[
-          pl.BlockSpec((None, None, bq, d), lambda bi, hi, i, j: (bi, hi, i, 0)),
-          pl.BlockSpec((None, None, bkv, d), lambda bi, hi, i, j: (bi, hi // r, j, 0)),
-          pl.BlockSpec((None, None, bkv, d), lambda bi, hi, i, j: (bi, hi // r, j, 0)),
-          pl.BlockSpec((None, bq, 1), lambda bi, hi, i, j: (bi, i, 0)),
-          pl.BlockSpec((None, 1, bkv), lambda bi, hi, i, j: (bi, 0, j)),
-      ],
-      out_specs=[
-          pl.BlockSpec((None, None, bq, d), lambda bi, hi, i, j: (bi, hi, i, 0)),
-          pl.BlockSpec((None, None, bq, 1), lambda bi, hi, i, j: (bi, hi, i, 0)),
-      ],
-      out_shape=[
-          jax.ShapeDtypeStruct((b, h, t, d), q.dtype),
-          jax.ShapeDtypeStruct((b, h, t, 1), jnp.float32),
-      ],
-      scratch_shapes=[
-          pltpu.VMEM((bq, 1), jnp.float32),
-          pltpu.VMEM((bq, 1), jnp.float32),
-          pltpu.VMEM((bq, d), jnp.float32),
-      ],
-      compiler_params=_semantics(),
-      interpret=_interpret_arg(interpret),
-      name='onerec_flash_fwd',
+    kernel,
+    grid=(b, h, nq, nk),
+    in_specs=[
+      pl.BlockSpec((None, None, bq, d), lambda bi, hi, i, j: (bi, hi, i, 0)),
+      pl.BlockSpec((None, None, bkv, d), lambda bi, hi, i, j: (bi, hi // r, j, 0)),
+      pl.BlockSpec((None, None, bkv, d), lambda bi, hi, i, j: (bi, hi // r, j, 0)),
+      pl.BlockSpec((None, bq, 1), lambda bi, hi, i, j: (bi, i, 0)),
+      pl.BlockSpec((None, 1, bkv), lambda bi, hi, i, j: (bi, 0, j)),
+    ],
+    out_specs=[
+      pl.BlockSpec((None, None, bq, d), lambda bi, hi, i, j: (bi, hi, i, 0)),
+      pl.BlockSpec((None, None, bq, 1), lambda bi, hi, i, j: (bi, hi, i, 0)),
+    ],
+    out_shape=[
+      jax.ShapeDtypeStruct((b, h, t, d), q.dtype),
+      jax.ShapeDtypeStruct((b, h, t, 1), jnp.float32),
+    ],
+    scratch_shapes=[
+      pltpu.VMEM((bq, 1), jnp.float32),
+      pltpu.VMEM((bq, 1), jnp.float32),
+      pltpu.VMEM((bq, d), jnp.float32),
+    ],
+    compiler_params=_semantics(),
+    interpret=_interpret_arg(interpret),
+    name='onerec_flash_fwd',
   )(_head_major(q), _head_major(k), _head_major(v), q_ids[:, :, None], kv_ids[:, None, :])
   return _head_major(out), lse
 
 
 @functools.partial(jax.jit, static_argnames=('causal_offset', 'block_sizes', 'interpret'))
-def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block_sizes: BlockSizes,
-                   interpret):
+def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block_sizes: BlockSizes, interpret):
   """Backward kernels (dK/dV, then dQ).
 
   Args:
@@ -237,22 +278,25 @@ def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block
   row_spec = pl.BlockSpec((None, None, bq, 1), lambda bi, hi, j, i: (bi, hi, i, 0))
   out_spec = pl.BlockSpec((None, None, bkv, d), lambda bi, hi, j, i: (bi, hi, j, 0))
   dk, dv = pl.pallas_call(
-      functools.partial(_dkdv_kernel, scale=scale, causal_offset=causal_offset, num_q_blocks=nq,
-                        num_kv_blocks=nk),
-      grid=(b, h, nk, nq),
-      in_specs=[
-          q_spec, kv_spec, kv_spec,
-          pl.BlockSpec((None, bq, 1), lambda bi, hi, j, i: (bi, i, 0)),
-          pl.BlockSpec((None, 1, bkv), lambda bi, hi, j, i: (bi, 0, j)),
-          q_spec, row_spec, row_spec,
-      ],
-      out_specs=[out_spec, out_spec],
-      # Per query head, float32, so the group sum below loses nothing.
-      out_shape=[jax.ShapeDtypeStruct((b, h, s, d), jnp.float32)] * 2,
-      scratch_shapes=[pltpu.VMEM((bkv, d), jnp.float32), pltpu.VMEM((bkv, d), jnp.float32)],
-      compiler_params=_semantics(),
-      interpret=interpret_arg,
-      name='onerec_flash_dkdv',
+    functools.partial(_dkdv_kernel, scale=scale, causal_offset=causal_offset, num_q_blocks=nq, num_kv_blocks=nk),
+    grid=(b, h, nk, nq),
+    in_specs=[
+      q_spec,
+      kv_spec,
+      kv_spec,
+      pl.BlockSpec((None, bq, 1), lambda bi, hi, j, i: (bi, i, 0)),
+      pl.BlockSpec((None, 1, bkv), lambda bi, hi, j, i: (bi, 0, j)),
+      q_spec,
+      row_spec,
+      row_spec,
+    ],
+    out_specs=[out_spec, out_spec],
+    # Per query head, float32, so the group sum below loses nothing.
+    out_shape=[jax.ShapeDtypeStruct((b, h, s, d), jnp.float32)] * 2,
+    scratch_shapes=[pltpu.VMEM((bkv, d), jnp.float32), pltpu.VMEM((bkv, d), jnp.float32)],
+    compiler_params=_semantics(),
+    interpret=interpret_arg,
+    name='onerec_flash_dkdv',
   )(qh, kh, vh, q_col, kv_row, doh, lse, delta)
   dk = _head_major(dk.reshape(b, g, r, s, d).sum(axis=2)).astype(k.dtype)
   dv = _head_major(dv.reshape(b, g, r, s, d).sum(axis=2)).astype(v.dtype)
@@ -263,20 +307,23 @@ def flash_backward(q, k, v, q_ids, kv_ids, out, lse, do, *, causal_offset, block
   kv_spec = pl.BlockSpec((None, None, bkv, d), lambda bi, hi, i, j: (bi, hi // r, j, 0))
   row_spec = pl.BlockSpec((None, None, bq, 1), lambda bi, hi, i, j: (bi, hi, i, 0))
   dq = pl.pallas_call(
-      functools.partial(_dq_kernel, scale=scale, causal_offset=causal_offset, num_q_blocks=nq,
-                        num_kv_blocks=nk),
-      grid=(b, h, nq, nk),
-      in_specs=[
-          q_spec, kv_spec, kv_spec,
-          pl.BlockSpec((None, bq, 1), lambda bi, hi, i, j: (bi, i, 0)),
-          pl.BlockSpec((None, 1, bkv), lambda bi, hi, i, j: (bi, 0, j)),
-          q_spec, row_spec, row_spec,
-      ],
-      out_specs=q_spec,
-      out_shape=jax.ShapeDtypeStruct((b, h, t, d), q.dtype),
-      scratch_shapes=[pltpu.VMEM((bq, d), jnp.float32)],
-      compiler_params=_semantics(),
-      interpret=interpret_arg,
-      name='onerec_flash_dq',
+    functools.partial(_dq_kernel, scale=scale, causal_offset=causal_offset, num_q_blocks=nq, num_kv_blocks=nk),
+    grid=(b, h, nq, nk),
+    in_specs=[
+      q_spec,
+      kv_spec,
+      kv_spec,
+      pl.BlockSpec((None, bq, 1), lambda bi, hi, i, j: (bi, i, 0)),
+      pl.BlockSpec((None, 1, bkv), lambda bi, hi, i, j: (bi, 0, j)),
+      q_spec,
+      row_spec,
+      row_spec,
+    ],
+    out_specs=q_spec,
+    out_shape=jax.ShapeDtypeStruct((b, h, t, d), q.dtype),
+    scratch_shapes=[pltpu.VMEM((bq, d), jnp.float32)],
+    compiler_params=_semantics(),
+    interpret=interpret_arg,
+    name='onerec_flash_dq',
   )(qh, kh, vh, q_col, kv_row, doh, lse, delta)
   return _head_major(dq), dk, dv

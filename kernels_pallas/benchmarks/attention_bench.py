@@ -50,8 +50,7 @@ def _build(impl, causal, backward, interpret):
 
   if not backward:
     return jax.jit(fwd)
-  return jax.jit(jax.grad(lambda q, k, v: jnp.sum(fwd(q, k, v).astype(jnp.float32)),
-                          argnums=(0, 1, 2)))
+  return jax.jit(jax.grad(lambda q, k, v: jnp.sum(fwd(q, k, v).astype(jnp.float32)), argnums=(0, 1, 2)))
 
 
 def _time(fn, args, warmup, runs):
@@ -88,14 +87,24 @@ def run_benchmark(impls, lengths, batch, warmup, runs, dtype):
             seconds = _time(_build(impl, causal, backward, interpret), (q, k, v), warmup, runs)
             times[label] = seconds
             flops = _flops(batch, length, length, heads, head_dim, causal, backward)
-            rows.append(dict(
-                platform=platform, model=size_name, batch=batch, length=length, heads=heads,
-                head_dim=head_dim, dtype=str(jnp.dtype(dtype)), causal=causal,
-                mode='fwd+bwd' if backward else 'fwd', impl=label, ms=seconds * 1e3,
+            rows.append(
+              dict(
+                platform=platform,
+                model=size_name,
+                batch=batch,
+                length=length,
+                heads=heads,
+                head_dim=head_dim,
+                dtype=str(jnp.dtype(dtype)),
+                causal=causal,
+                mode='fwd+bwd' if backward else 'fwd',
+                impl=label,
+                ms=seconds * 1e3,
                 tflops=flops / seconds / 1e12,
-            ))
+              )
+            )
             print(_format_row(rows[-1], None), flush=True)
-          for row in rows[-len(times):]:
+          for row in rows[-len(times) :]:
             row['vs_xla'] = times['xla'] / (row['ms'] / 1e3) if 'xla' in times else None
   return rows
 
@@ -107,8 +116,10 @@ def _format_row(row, vs_xla=...):
   if vs_xla is ...:
     vs_xla = row.get('vs_xla')
   ratio = '' if vs_xla is None else f'{vs_xla:.2f}x'
-  return (f"| {row['model']} | {row['length']} | {row['causal']} | {row['mode']} | {row['impl']} "
-          f"| {row['ms']:.3f} | {row['tflops']:.4f} | {ratio} |")
+  return (
+    f"| {row['model']} | {row['length']} | {row['causal']} | {row['mode']} | {row['impl']} "
+    f"| {row['ms']:.3f} | {row['tflops']:.4f} | {ratio} |"
+  )
 
 
 def to_markdown(rows):
@@ -133,8 +144,7 @@ def main(argv):
       if _OUT.value.endswith('.json'):
         json.dump(dict(devices=str(jax.devices()), rows=rows), f, indent=1)
       else:
-        f.write(f'Devices: {jax.devices()}; batch {batch}; dtype {_DTYPE.value}; '
-                f'median of {runs} runs.\n\n{table}\n')
+        f.write(f'Devices: {jax.devices()}; batch {batch}; dtype {_DTYPE.value}; median of {runs} runs.\n\n{table}\n')
     print(f'wrote {_OUT.value}')
 
 

@@ -33,8 +33,15 @@ def reorder_beams(cache: Cache, rows: jax.Array) -> Cache:
   return jax.tree.map(lambda leaf: jnp.take(leaf, rows, axis=0), cache)
 
 
-def beam_search(logits_fn: Callable[[jax.Array], jax.Array], *, batch_size: int, num_beams: int,
-                num_levels: int, trie_children: jax.Array, trie_leaf_item: jax.Array) -> BeamResult:
+def beam_search(
+  logits_fn: Callable[[jax.Array], jax.Array],
+  *,
+  batch_size: int,
+  num_beams: int,
+  num_levels: int,
+  trie_children: jax.Array,
+  trie_leaf_item: jax.Array,
+) -> BeamResult:
   """Trie-constrained beam search (jit-friendly; the level loop is unrolled).
 
   Args:
@@ -51,15 +58,28 @@ def beam_search(logits_fn: Callable[[jax.Array], jax.Array], *, batch_size: int,
     BeamResult. Scores are the model's log-probabilities (not renormalised over the allowed codes).
     When fewer than w valid IDs exist, the missing beams have score NEG_INF and item -1.
   """
-  return beam_search_cached(lambda prefix, cache: (logits_fn(prefix), cache), (), batch_size=batch_size,
-                            num_beams=num_beams, num_levels=num_levels, trie_children=trie_children,
-                            trie_leaf_item=trie_leaf_item)
+  return beam_search_cached(
+    lambda prefix, cache: (logits_fn(prefix), cache),
+    (),
+    batch_size=batch_size,
+    num_beams=num_beams,
+    num_levels=num_levels,
+    trie_children=trie_children,
+    trie_leaf_item=trie_leaf_item,
+  )
 
 
-def beam_search_cached(step_fn: Callable[[jax.Array, Cache], tuple[jax.Array, Cache]], cache: Cache, *,
-                       batch_size: int, num_beams: int, num_levels: int, trie_children: jax.Array,
-                       trie_leaf_item: jax.Array,
-                       reorder: Callable[[Cache, jax.Array], Cache] = reorder_beams) -> BeamResult:
+def beam_search_cached(
+  step_fn: Callable[[jax.Array, Cache], tuple[jax.Array, Cache]],
+  cache: Cache,
+  *,
+  batch_size: int,
+  num_beams: int,
+  num_levels: int,
+  trie_children: jax.Array,
+  trie_leaf_item: jax.Array,
+  reorder: Callable[[Cache, jax.Array], Cache] = reorder_beams,
+) -> BeamResult:
   """Trie-constrained beam search with a per-beam decoder cache (jit-friendly; levels unrolled).
 
   At level s the search calls `step_fn(prefix, cache)`; a step function with a cache reads only the

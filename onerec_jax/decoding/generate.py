@@ -11,8 +11,15 @@ from onerec_jax.decoding.beam_search import BeamResult, beam_search, beam_search
 from onerec_jax.models.onerec import OneRec, decoder_inputs
 
 
-def generate(model: OneRec, batch: dict, *, num_beams: int, trie_children: jax.Array,
-             trie_leaf_item: jax.Array, use_cache: bool = True) -> BeamResult:
+def generate(
+  model: OneRec,
+  batch: dict,
+  *,
+  num_beams: int,
+  trie_children: jax.Array,
+  trie_leaf_item: jax.Array,
+  use_cache: bool = True,
+) -> BeamResult:
   """Generates the top `num_beams` valid semantic IDs for every request in `batch`.
 
   The encoder runs once per request and its cross-attention keys/values are projected once; every beam
@@ -39,10 +46,12 @@ def generate(model: OneRec, batch: dict, *, num_beams: int, trie_children: jax.A
   cross_kv = model.cross_kv(encoded)  # [b, t, h, k] per layer, shared by the w beams of a request
   vocab, levels = model.config.sid_vocab_size, model.config.num_sid_levels
   b = encoded.shape[0]
-  search = dict(batch_size=b, num_beams=num_beams, num_levels=levels, trie_children=trie_children,
-                trie_leaf_item=trie_leaf_item)
+  search = dict(
+    batch_size=b, num_beams=num_beams, num_levels=levels, trie_children=trie_children, trie_leaf_item=trie_leaf_item
+  )
 
   if not use_cache:
+
     def logits_fn(prefix: jax.Array) -> jax.Array:
       logits, _ = model.decode(decoder_inputs(prefix, vocab), cross_kv, segment_ids)
       return logits[:, -1]

@@ -33,21 +33,21 @@ def make_generate_fn(graphdef, num_beams: int, out_sharding=None):
   def generate_fn(state, batch, trie_children, trie_leaf_item):
     model = nnx.merge(graphdef, state.params, state.rest)
     model.eval()
-    return generate(model, batch, num_beams=num_beams, trie_children=trie_children,
-                    trie_leaf_item=trie_leaf_item)
+    return generate(model, batch, num_beams=num_beams, trie_children=trie_children, trie_leaf_item=trie_leaf_item)
 
   return jax.jit(generate_fn, out_shardings=out_sharding)
 
 
-def recommend_batches(run, graphdef, state, rows: np.ndarray, positions: np.ndarray, num_beams: int,
-                      batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def recommend_batches(
+  run, graphdef, state, rows: np.ndarray, positions: np.ndarray, num_beams: int, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
   """Beam-search items [u, w] and scores [u, w] for users `rows` at target `positions`."""
   trie = run.sid_table.trie()
   children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
   generate_fn = make_generate_fn(graphdef, num_beams, replicated(state))
   items, scores = [], []
   for start in range(0, len(rows), batch_size):
-    r, p = rows[start:start + batch_size], positions[start:start + batch_size]
+    r, p = rows[start : start + batch_size], positions[start : start + batch_size]
     n = len(r)
     if n < batch_size:  # pad to one shape: one compilation
       r, p = np.pad(r, (0, batch_size - n), mode="edge"), np.pad(p, (0, batch_size - n), mode="edge")
@@ -69,7 +69,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   examples = leave_one_out(run.data, config.split)
   rows, pos = examples.user_rows, examples.target_pos
   if config.max_users:
-    rows, pos = rows[:config.max_users], pos[:config.max_users]
+    rows, pos = rows[: config.max_users], pos[: config.max_users]
   targets = run.data.items[rows, pos]
   k = max(config.ks)
   num_beams = max(config.num_beams, config.select_candidates) if config.select_by else config.num_beams
@@ -85,6 +85,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   beam_order = None
   if config.select_by:  # show the top K of the candidates by the reward model instead of beam order
     from onerec_jax.evaluation.reward_selection import pscorer, select_by_reward
+
     scorer = pscorer(config.select_by)
     scorer.check_same_data(run.data)
     candidates = dedupe_ranked(beam_items, config.select_candidates, exclude)
@@ -93,17 +94,18 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   # user's history under the HSTU protocol).
   popularity = run.data.item_popularity(upto=run.data.lengths - 2)
   order = np.argsort(-popularity, kind="stable")
-  popular = dedupe_ranked(np.tile(order[:k + (exclude.shape[1] if exclude is not None else 0)],
-                                  (len(rows), 1)), k, exclude)
+  popular = dedupe_ranked(
+    np.tile(order[: k + (exclude.shape[1] if exclude is not None else 0)], (len(rows), 1)), k, exclude
+  )
   results = {
-      "split": config.split,
-      "protocol": config.protocol,
-      "exclude": config.exclude,
-      "num_users": int(len(rows)),
-      "model": ranking_metrics(ranked, targets, config.ks),
-      "popularity": ranking_metrics(popular, targets, config.ks),
-      "legal_rate": legal_rate,
-      "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
+    "split": config.split,
+    "protocol": config.protocol,
+    "exclude": config.exclude,
+    "num_users": int(len(rows)),
+    "model": ranking_metrics(ranked, targets, config.ks),
+    "popularity": ranking_metrics(popular, targets, config.ks),
+    "legal_rate": legal_rate,
+    "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
   }
   if beam_order is not None:
     results["beam_order"] = ranking_metrics(beam_order, targets, config.ks)
@@ -114,16 +116,16 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     rng = np.random.default_rng(0)
     random_lists = np.stack([rng.choice(run.data.num_items, k, replace=False) for _ in rows])
     truth = {
-        "model": float(sim.expected_engagement(user_ids, ranked).mean()),
-        "popularity": float(sim.expected_engagement(user_ids, popular).mean()),
-        "random": float(sim.expected_engagement(user_ids, random_lists).mean()),
+      "model": float(sim.expected_engagement(user_ids, ranked).mean()),
+      "popularity": float(sim.expected_engagement(user_ids, popular).mean()),
+      "random": float(sim.expected_engagement(user_ids, random_lists).mean()),
     }
     if beam_order is not None:
       truth["beam_order"] = float(sim.expected_engagement(user_ids, beam_order).mean())
     if run.data.num_items <= 20000:  # the best possible list, by the simulator's own scores
       best = []
       for s in range(0, len(rows), 256):
-        u = user_ids[s:s + 256]
+        u = user_ids[s : s + 256]
         everything = np.tile(np.arange(run.data.num_items, dtype=np.int32), (len(u), 1))
         best.append(np.argsort(-sim.ground_truth(u, everything), axis=1, kind="stable")[:, :k])
       truth["oracle"] = float(sim.expected_engagement(user_ids, np.concatenate(best)).mean())
@@ -136,8 +138,10 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
 def format_results(results: dict) -> str:
   """A small table of the model against the baselines."""
   extra = "".join(f" {k}={results[k]:.3f}" for k in ("legal_rate", "filled_k_rate") if k in results)
-  lines = [f"split={results['split']} protocol={results.get('protocol', 'tiger')} "
-           f"exclude={results.get('exclude', 'none')} users={results['num_users']}{extra}"]
+  lines = [
+    f"split={results['split']} protocol={results.get('protocol', 'tiger')} "
+    f"exclude={results.get('exclude', 'none')} users={results['num_users']}{extra}"
+  ]
   keys = [k for k in results["model"] if not k.startswith("hr@")]  # hr@k = recall@k, printed once
   lines.append("policy       " + " ".join(f"{k:>10}" for k in keys))
   for policy in ("model", "beam_order", "popularity", "item_rate"):  # item_rate: the reward model's baseline
@@ -145,8 +149,10 @@ def format_results(results: dict) -> str:
       lines.append(f"{policy:<12} " + " ".join(f"{results[policy][k]:>10.4f}" for k in keys))
   if "selected" in results:
     sel = results["selected"]
-    lines.append(f"selected on valid {sel['metric']} at step {sel['step']}: test " +
-                 " ".join(f"{k} {v:.4f}" for k, v in sel["test"].items() if not k.startswith("hr@")))
+    lines.append(
+      f"selected on valid {sel['metric']} at step {sel['step']}: test "
+      + " ".join(f"{k} {v:.4f}" for k, v in sel["test"].items() if not k.startswith("hr@"))
+    )
   for name, truth in results.items():
     if name.startswith("ground_truth"):
       lines.append(f"{name}: " + ", ".join(f"{p}={v:.3f}" for p, v in truth.items()))

@@ -66,7 +66,8 @@ def top_k_items(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -
   return out
 
 
-def full_ranking_metrics(scores: np.ndarray, targets: np.ndarray, ks=(10, 50, 200),
-                         exclude: np.ndarray | None = None) -> dict[str, float]:
+def full_ranking_metrics(
+  scores: np.ndarray, targets: np.ndarray, ks=(10, 50, 200), exclude: np.ndarray | None = None
+) -> dict[str, float]:
   """HR/Recall/NDCG@k and MRR@max(ks) of full-catalogue scores [b, i] against targets [b] (see module rules)."""
   return metrics_from_ranks(target_ranks(scores, targets, exclude), ks)

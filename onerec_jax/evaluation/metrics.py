@@ -43,7 +43,7 @@ def metrics_from_ranks(ranks: np.ndarray, ks=(10, 50, 200)) -> dict[str, float]:
 
 def ranking_metrics(ranked: np.ndarray, targets: np.ndarray, ks=(5, 10)) -> dict[str, float]:
   """Metrics of ranked lists [b, n] (best first) against targets [b]; see `metrics_from_ranks`."""
-  return metrics_from_ranks(first_hit_rank(np.asarray(ranked)[:, :max(ks)], targets), ks)
+  return metrics_from_ranks(first_hit_rank(np.asarray(ranked)[:, : max(ks)], targets), ks)
 
 
 def dedupe_ranked(ranked: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:

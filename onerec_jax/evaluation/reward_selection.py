@@ -24,6 +24,7 @@ class PScorer:
 
   def __init__(self, workdir: str):
     from onerec_jax.train.checkpointing import restore_run
+
     config, task, graphdef, state, mesh = restore_run(workdir)
     if config.family != "reward":
       raise ValueError(f"{workdir} is a {config.family!r} run, not a reward-model ('reward') run")
@@ -39,10 +40,15 @@ class PScorer:
 
   def check_same_data(self, data) -> None:
     mine = self.task.imp.data
-    if mine.num_items != data.num_items or mine.num_users != data.num_users or \
-        not np.array_equal(mine.user_ids, data.user_ids):
-      raise ValueError(f"the reward run's dataset ({mine.name}: {mine.num_users} users, {mine.num_items} items) "
-                       f"is not the evaluated one ({data.name}: {data.num_users} users, {data.num_items} items)")
+    if (
+      mine.num_items != data.num_items
+      or mine.num_users != data.num_users
+      or not np.array_equal(mine.user_ids, data.user_ids)
+    ):
+      raise ValueError(
+        f"the reward run's dataset ({mine.name}: {mine.num_users} users, {mine.num_items} items) "
+        f"is not the evaluated one ({data.name}: {data.num_users} users, {data.num_items} items)"
+      )
 
   def score(self, rows: np.ndarray, positions: np.ndarray, items: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """Preference logits [u, n] of candidates `items` [u, n] (-1 = none: -inf) for users rows [u] at positions [u]."""
@@ -53,13 +59,17 @@ class PScorer:
     real = np.flatnonzero(flat_items >= 0)
     data = self.task.imp.data
     for start in range(0, len(real), batch_size):
-      idx = real[start:start + batch_size]
+      idx = real[start : start + batch_size]
       m = len(idx)
       pad = np.pad(idx, (0, batch_size - m), mode="edge") if m < batch_size else idx
       batch = reward_batch(self.task.imp, flat_rows[pad], flat_pos[pad], self.history_len)
       item = flat_items[pad].astype(np.int32)
-      batch = batch.replace(item=item, category=data.item_category[item].astype(np.int32),
-                            author=data.item_author[item].astype(np.int32), labels=None)
+      batch = batch.replace(
+        item=item,
+        category=data.item_category[item].astype(np.int32),
+        author=data.item_author[item].astype(np.int32),
+        labels=None,
+      )
       out[idx] = np.asarray(self._score(self.state.params, self.state.rest, jax.tree.map(jnp.asarray, batch)))[:m]
     return out.reshape(u, n)
 

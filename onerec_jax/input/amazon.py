@@ -54,10 +54,10 @@ from onerec_jax.input.dataset_spec import NO_TEXT, DatasetSpec, texts_in_order
 PREFIX = "amazon_"
 # (kind, file-name pattern whose group 1 is the category, how the name is written): preference order.
 INTERACTION_FORMATS = (
-    ("reviews", re.compile(r"^reviews_(.+)_5\.json(\.gz)?$", re.I), "reviews_{}_5.json[.gz]"),
-    ("reviews", re.compile(r"^(?!reviews_)(.+)_5\.json(\.gz)?$", re.I), "{}_5.json[.gz]"),
-    ("ratings", re.compile(r"^ratings_(.+)\.csv$", re.I), "ratings_{}.csv"),
-    ("sequences", re.compile(r"^(.+)\.txt$", re.I), "{}.txt"),
+  ("reviews", re.compile(r"^reviews_(.+)_5\.json(\.gz)?$", re.I), "reviews_{}_5.json[.gz]"),
+  ("reviews", re.compile(r"^(?!reviews_)(.+)_5\.json(\.gz)?$", re.I), "{}_5.json[.gz]"),
+  ("ratings", re.compile(r"^ratings_(.+)\.csv$", re.I), "ratings_{}.csv"),
+  ("sequences", re.compile(r"^(.+)\.txt$", re.I), "{}.txt"),
 )
 ITEMS_FILE = "items.tsv"
 KEY_COLUMNS = ("item_id", "asin")
@@ -136,41 +136,54 @@ def interaction_file(folder: str, category: str) -> InteractionFile:
   exact = [f for f in found if _norm(f.category) == _norm(category)]
   if not exact:
     # An exactly named .txt is read (and its errors reported) even when its first line is not integers.
-    exact = [InteractionFile(os.path.join(folder, n), "sequences", n[:-4], 2 * len(INTERACTION_FORMATS))
-             for n in rejected if _norm(n[:-4]) == _norm(category)]
+    exact = [
+      InteractionFile(os.path.join(folder, n), "sequences", n[:-4], 2 * len(INTERACTION_FORMATS))
+      for n in rejected
+      if _norm(n[:-4]) == _norm(category)
+    ]
   if exact:
     return min(exact, key=lambda f: f.rank)
   categories = sorted({_norm(f.category) for f in found})
   files = sorted(os.listdir(folder))
   if len(categories) == 1:
     chosen = min(found, key=lambda f: f.rank)
-    logging.info("%s%s: %s holds one category's interactions; reading %s (category %s, also dataset %s)",
-                 PREFIX, _norm(category), folder, os.path.basename(chosen.path), chosen.category, chosen.dataset)
+    logging.info(
+      "%s%s: %s holds one category's interactions; reading %s (category %s, also dataset %s)",
+      PREFIX,
+      _norm(category),
+      folder,
+      os.path.basename(chosen.path),
+      chosen.category,
+      chosen.dataset,
+    )
     return chosen
   if not found:
-    note = (f"; {rejected} are not `user_id item_id ...` integer lines" if rejected else "")
-    raise ix.DataError(f"{PREFIX}{_norm(category)}: no interaction file in {folder} (files there: {files}{note}); "
-                       f"expected one of {_formats_line()}, e.g. {_title(category)}.txt (S3-Rec layout) or "
-                       f"reviews_{_title(category)}_5.json.gz")
+    note = f"; {rejected} are not `user_id item_id ...` integer lines" if rejected else ""
+    raise ix.DataError(
+      f"{PREFIX}{_norm(category)}: no interaction file in {folder} (files there: {files}{note}); "
+      f"expected one of {_formats_line()}, e.g. {_title(category)}.txt (S3-Rec layout) or "
+      f"reviews_{_title(category)}_5.json.gz"
+    )
   by_category = {}
   for f in sorted(found, key=lambda f: f.rank):
     by_category.setdefault(f.dataset, os.path.basename(f.path))
   names = ", ".join(f"{d} ({file})" for d, file in sorted(by_category.items()))
-  raise ix.DataError(f"{PREFIX}{_norm(category)}: {folder} holds interaction files of {len(categories)} "
-                     f"categories, none named after {category!r}: {sorted(os.path.basename(f.path) for f in found)}; "
-                     f"use the dataset name of the one to read: {names}; or keep one category per folder")
+  raise ix.DataError(
+    f"{PREFIX}{_norm(category)}: {folder} holds interaction files of {len(categories)} "
+    f"categories, none named after {category!r}: {sorted(os.path.basename(f.path) for f in found)}; "
+    f"use the dataset name of the one to read: {names}; or keep one category per folder"
+  )
 
 
 def _amazon_folders(root: str) -> list[str]:
   if not os.path.isdir(root):
     return []
-  return sorted(d for d in os.listdir(root)
-                if _norm(d).startswith("amazon_") and os.path.isdir(os.path.join(root, d)))
+  return sorted(d for d in os.listdir(root) if _norm(d).startswith("amazon_") and os.path.isdir(os.path.join(root, d)))
 
 
 def folder_dataset(folder_name: str) -> str:
   """The dataset name of a folder: amazon-sports -> amazon_sports."""
-  return PREFIX + _norm(folder_name[len("amazon-"):])
+  return PREFIX + _norm(folder_name[len("amazon-") :])
 
 
 def category_folder(root: str, category: str) -> str:
@@ -192,16 +205,20 @@ def category_folder(root: str, category: str) -> str:
   if len(holding) == 1:
     return os.path.join(root, holding[0])
   if len(holding) > 1:
-    raise ix.DataError(f"no folder amazon-{category} under {root!r}, and several amazon folders hold its "
-                       f"interaction file: {holding}; use their folder names: {[folder_dataset(d) for d in holding]}")
-  raise ix.DataError(f"no folder amazon-{category} under {root!r}; amazon folders there and the dataset names "
-                     f"that read them: {'; '.join(held) or 'none'}")
+    raise ix.DataError(
+      f"no folder amazon-{category} under {root!r}, and several amazon folders hold its "
+      f"interaction file: {holding}; use their folder names: {[folder_dataset(d) for d in holding]}"
+    )
+  raise ix.DataError(
+    f"no folder amazon-{category} under {root!r}; amazon folders there and the dataset names "
+    f"that read them: {'; '.join(held) or 'none'}"
+  )
 
 
 def _resolves(root: str, folder_name: str) -> bool:
   """Whether the folder's own dataset name (amazon-sports -> amazon_sports) picks one interaction file."""
   try:
-    interaction_file(os.path.join(root, folder_name), folder_dataset(folder_name)[len(PREFIX):])
+    interaction_file(os.path.join(root, folder_name), folder_dataset(folder_name)[len(PREFIX) :])
     return True
   except ix.DataError:
     return False
@@ -248,10 +265,14 @@ class ItemsTable:
     """Which columns the item texts use, e.g. `amazon-beauty/items.tsv: short text from column ...`."""
     known = set(KEY_COLUMNS) | {ATTRIBUTES_COLUMN} | ({self.text_column.lower()} if self.text_column else set())
     ignored = [h for h in self.header if h.lower() not in known]
-    parts = [f"short text from column {self.text_column!r}" if self.text_column
-             else f"no short-text column (none of {list(TEXT_COLUMNS)})",
-             f"brand and categories from column {ATTRIBUTES_COLUMN!r}" if self.has_attributes
-             else f"no {ATTRIBUTES_COLUMN!r} column"]
+    parts = [
+      f"short text from column {self.text_column!r}"
+      if self.text_column
+      else f"no short-text column (none of {list(TEXT_COLUMNS)})",
+      f"brand and categories from column {ATTRIBUTES_COLUMN!r}"
+      if self.has_attributes
+      else f"no {ATTRIBUTES_COLUMN!r} column",
+    ]
     if ignored:
       parts.append(f"ignored columns {ignored}")
     path = os.path.relpath(self.path, root) if root else self.path
@@ -269,9 +290,11 @@ def read_items_tsv(path: str | None) -> ItemsTable | None:
   header = tuple(h.strip() for h in first[1].split("\t"))
   lower = [h.lower() for h in header]
   if not any(k in lower for k in KEY_COLUMNS):
-    raise ix.DataError(f"{path}:{first[0]}: header {list(header)} names neither item_id nor asin; expected a TSV "
-                       f"header such as `item_id asin attributes idgenrec_textid` (columns read: "
-                       f"{list(KEY_COLUMNS) + [ATTRIBUTES_COLUMN] + list(TEXT_COLUMNS)})")
+    raise ix.DataError(
+      f"{path}:{first[0]}: header {list(header)} names neither item_id nor asin; expected a TSV "
+      f"header such as `item_id asin attributes idgenrec_textid` (columns read: "
+      f"{list(KEY_COLUMNS) + [ATTRIBUTES_COLUMN] + list(TEXT_COLUMNS)})"
+    )
   col = {c: lower.index(c) for c in KEY_COLUMNS + (ATTRIBUTES_COLUMN,) + TEXT_COLUMNS if c in lower}
   text_column = next((header[col[c]] for c in TEXT_COLUMNS if c in col), None)
   text_index = next((col[c] for c in TEXT_COLUMNS if c in col), None)
@@ -288,8 +311,9 @@ def read_items_tsv(path: str | None) -> ItemsTable | None:
       if ATTRIBUTES_COLUMN in col:
         attributes[key] = [a for a in f[col[ATTRIBUTES_COLUMN]].split("|") if a]
       texts[key] = f[text_index].strip() if text_index is not None else ""
-  return ItemsTable(path, header, text_column, ATTRIBUTES_COLUMN in col, attributes, texts,
-                    np.array(item_ids, np.int64))
+  return ItemsTable(
+    path, header, text_column, ATTRIBUTES_COLUMN in col, attributes, texts, np.array(item_ids, np.int64)
+  )
 
 
 def _read_reviews_json(path: str):
@@ -322,8 +346,14 @@ def _read_ratings_csv(path: str):
 def _side_info(keys: list, attributes: dict) -> ix.ItemSide:
   lists = [attributes.get(k, []) for k in keys]
   if not attributes:
-    return ix.ItemSide(np.zeros(len(keys), np.int32), np.zeros(len(keys), np.int32),
-                       np.ones((len(keys), 1), np.float32), 1, 1, np.array(keys, dtype=object))
+    return ix.ItemSide(
+      np.zeros(len(keys), np.int32),
+      np.zeros(len(keys), np.int32),
+      np.ones((len(keys), 1), np.float32),
+      1,
+      1,
+      np.array(keys, dtype=object),
+    )
   later = {a for names in lists for a in names[1:]}
   brands = sorted({names[0] for names in lists if names and names[0] not in later})
   categories = sorted(later | {names[0] for names in lists if names and names[0] not in brands})
@@ -335,8 +365,7 @@ def _side_info(keys: list, attributes: dict) -> ix.ItemSide:
   author = np.array([brand_index.get(names[0], 0) if names else 0 for names in lists], np.int32)
   last_category = [next((a for a in reversed(names) if a in category_index), None) for names in lists]
   category = np.array([category_index.get(c, 0) for c in last_category], np.int32)
-  return ix.ItemSide(category, author, content, len(categories) + 1, len(brands) + 1,
-                     np.array(keys, dtype=object))
+  return ix.ItemSide(category, author, content, len(categories) + 1, len(brands) + 1, np.array(keys, dtype=object))
 
 
 def load_amazon(root: str, category: str) -> ix.LoadedDataset:
@@ -368,12 +397,11 @@ def load_amazon(root: str, category: str) -> ix.LoadedDataset:
     ix.check_known_items(raw_item, table.item_ids, lines, sequences, "item_id", ITEMS_FILE)
   catalogue, item = ix.dense_index(raw_item)
   inter = ix.Interactions.build(user, item, None, None, None, sequences)
-  return ix.pack_sequences(inter, _side_info([int(c) for c in catalogue], attributes), name=name,
-                           empty_users=empty)
+  return ix.pack_sequences(inter, _side_info([int(c) for c in catalogue], attributes), name=name, empty_users=empty)
 
 
 def _items_table(root: str, name: str) -> ItemsTable:
-  folder = category_folder(root, name[len(PREFIX):])
+  folder = category_folder(root, name[len(PREFIX) :])
   table = read_items_tsv(_find(folder, ITEMS_FILE))
   if table is None:
     raise ValueError(f"{folder}: no {ITEMS_FILE}, so {name} {NO_TEXT}")
@@ -398,6 +426,14 @@ def amazon_names(root: str) -> tuple[str, ...]:
   return tuple(dict.fromkeys(["amazon_beauty"] + found))
 
 
-SPECS = (DatasetSpec("amazon_<category>", lambda root, name: load_amazon(root, name[len(PREFIX):]),
-                     amazon_item_texts, amazon_describe_text, protocol="tiger", list_names=amazon_names,
-                     description="an Amazon review category (S3-Rec/TIGER 5-core), <data_dir>/amazon-<category>/"),)
+SPECS = (
+  DatasetSpec(
+    "amazon_<category>",
+    lambda root, name: load_amazon(root, name[len(PREFIX) :]),
+    amazon_item_texts,
+    amazon_describe_text,
+    protocol="tiger",
+    list_names=amazon_names,
+    description="an Amazon review category (S3-Rec/TIGER 5-core), <data_dir>/amazon-<category>/",
+  ),
+)

@@ -19,9 +19,12 @@ class DataConfig:
 
   def validate(self) -> None:
     from onerec_jax.input.datasets import dataset_names, is_known_dataset  # late: imports the simulator
+
     if not is_known_dataset(self.dataset):
-      raise ValueError(f"data.dataset={self.dataset!r} is unknown; known: {dataset_names()} "
-                       "(or amazon_<category> for a folder amazon-<category>)")
+      raise ValueError(
+        f"data.dataset={self.dataset!r} is unknown; known: {dataset_names()} "
+        "(or amazon_<category> for a folder amazon-<category>)"
+      )
     if self.min_history < 1:
       raise ValueError(f"data.min_history must be >= 1, got {self.min_history}")
     self.simulator.validate()

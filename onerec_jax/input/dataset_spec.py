@@ -17,8 +17,10 @@ import numpy as np
 
 from onerec_jax.input.interactions import LoadedDataset
 
-NO_TEXT = ("has no item text; use --vectors=collaborative, --vectors=side (the loader's side-information "
-           "vector) or --vectors=FILE.npy")
+NO_TEXT = (
+  "has no item text; use --vectors=collaborative, --vectors=side (the loader's side-information "
+  "vector) or --vectors=FILE.npy"
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,8 +23,19 @@ from onerec_jax.input.dataset_spec import NO_TEXT, DatasetSpec
 from onerec_jax.input.interactions import LoadedDataset
 from onerec_jax.input.sequences import SequenceDataset
 
-__all__ = ["DatasetSpec", "register", "unregister", "get_spec", "specs", "dataset_names", "is_known_dataset",
-           "load_dataset", "load_sequences", "item_texts", "describe_item_text"]
+__all__ = [
+  "DatasetSpec",
+  "register",
+  "unregister",
+  "get_spec",
+  "specs",
+  "dataset_names",
+  "is_known_dataset",
+  "load_dataset",
+  "load_sequences",
+  "item_texts",
+  "describe_item_text",
+]
 
 _REGISTRY: dict[str, DatasetSpec] = {}
 _DISCOVERED = False
@@ -38,6 +49,7 @@ def _discover() -> None:
     return
   _DISCOVERED = True
   import onerec_jax.input as package
+
   for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
     path = os.path.join(getattr(info.module_finder, "path", ""), info.name + ".py")
     if info.ispkg or not os.path.exists(path):
@@ -60,8 +72,9 @@ def register(spec: DatasetSpec, *, replace: bool = False) -> DatasetSpec:
   _discover()
   old = _REGISTRY.get(spec.name)
   if old is not None and old is not spec and not replace:
-    raise ValueError(f"dataset {spec.name!r} is already registered ({old.description or old.load}); "
-                     "pass replace=True to replace it")
+    raise ValueError(
+      f"dataset {spec.name!r} is already registered ({old.description or old.load}); pass replace=True to replace it"
+    )
   _REGISTRY[spec.name] = spec
   return spec
 
@@ -110,8 +123,9 @@ def _patterns() -> list[str]:
 def unknown_message(name: str) -> str:
   """The ValueError message for a dataset name no spec matches (lists the known names and patterns)."""
   patterns = _patterns()
-  return (f"data.dataset={name!r} is unknown; known: {dataset_names()}"
-          + (f" (or {', '.join(patterns)})" if patterns else ""))
+  return f"data.dataset={name!r} is unknown; known: {dataset_names()}" + (
+    f" (or {', '.join(patterns)})" if patterns else ""
+  )
 
 
 def is_known_dataset(name: str) -> bool:
@@ -153,6 +167,7 @@ def load_sequences(config) -> tuple[SequenceDataset, object | None]:
   spec = get_spec(config.dataset)
   if config.tfds_dir and spec.reads_files:
     from onerec_jax.input.tfds_source import load_tfds_sequences  # late: tensorflow-datasets is optional
+
     return load_tfds_sequences(config.dataset, config.tfds_dir), None
   loaded = load_dataset(config)
   return loaded.data, loaded.simulator

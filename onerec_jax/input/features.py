@@ -42,14 +42,16 @@ class FeatureBuilder:
 
   def __post_init__(self):
     if self.item_sids.shape[0] != self.data.num_items:
-      raise ValueError(f"semantic-ID table has {self.item_sids.shape[0]} items, dataset "
-                       f"{self.data.name} has {self.data.num_items}")
+      raise ValueError(
+        f"semantic-ID table has {self.item_sids.shape[0]} items, dataset {self.data.name} has {self.data.num_items}"
+      )
     # Positions of positive interactions per user, left-aligned: [u, n], -1 padded, and counts before p.
     pos = self.data.positive & (self.data.items >= 0)
     order = np.argsort(~pos, axis=1, kind="stable")
     self._positive_positions = np.where(np.take_along_axis(pos, order, 1), order, -1).astype(np.int32)
     self._positives_before = np.concatenate(
-        [np.zeros((pos.shape[0], 1), np.int32), np.cumsum(pos, axis=1, dtype=np.int32)], axis=1)
+      [np.zeros((pos.shape[0], 1), np.int32), np.cumsum(pos, axis=1, dtype=np.int32)], axis=1
+    )
 
   def _gather(self, rows: np.ndarray, positions: np.ndarray) -> Pathway:
     """positions [b, n] (-1 = padding) -> the pathway's arrays."""
@@ -59,15 +61,17 @@ class FeatureBuilder:
     items = np.where(valid, self.data.items[r, p], -1).astype(np.int32)
     safe = np.maximum(items, 0)
     return Pathway(
-        items=items,
-        sids=np.where(valid[..., None], self.item_sids[safe], 0).astype(np.int32),
-        category=np.where(valid, self.data.item_category[safe], 0).astype(np.int32),
-        author=np.where(valid, self.data.item_author[safe], 0).astype(np.int32),
-        feedback=np.where(valid[..., None], self.data.feedback[r, p], 0).astype(np.float32))
+      items=items,
+      sids=np.where(valid[..., None], self.item_sids[safe], 0).astype(np.int32),
+      category=np.where(valid, self.data.item_category[safe], 0).astype(np.int32),
+      author=np.where(valid, self.data.item_author[safe], 0).astype(np.int32),
+      feedback=np.where(valid[..., None], self.data.feedback[r, p], 0).astype(np.float32),
+    )
 
   def _compressed_lifelong(self, rows: np.ndarray, target_pos: np.ndarray) -> Pathway:
     """The report's lifelong pathway: representatives of each history (strictly before the target)."""
     from onerec_jax.input.lifelong import representatives
+
     r = self.lifelong_len
     positions = np.full((len(rows), r), -1, np.int64)
     feedback = np.zeros((len(rows), r, self.data.feedback.shape[-1]), np.float32)
@@ -76,19 +80,24 @@ class FeatureBuilder:
       if end <= start:
         continue
       items = self.data.items[row, start:end]
-      picked, means = representatives(self.data.item_content[items], self.data.feedback[row, start:end],
-                                      max_representatives=r, leaf_size=self.lifelong_leaf_size,
-                                      seed=int(row))
-      positions[b, -len(picked):] = start + picked  # right-aligned like the other pathways
-      feedback[b, -len(picked):] = means
+      picked, means = representatives(
+        self.data.item_content[items],
+        self.data.feedback[row, start:end],
+        max_representatives=r,
+        leaf_size=self.lifelong_leaf_size,
+        seed=int(row),
+      )
+      positions[b, -len(picked) :] = start + picked  # right-aligned like the other pathways
+      feedback[b, -len(picked) :] = means
     return self._gather(rows, positions).replace(feedback=feedback)  # continuous features: cluster means
 
   def _last(self, rows: np.ndarray, target_pos: np.ndarray, length: int) -> Pathway:
     positions = target_pos[:, None] - length + np.arange(length)[None, :]
     return self._gather(rows, np.where(positions >= 0, positions, -1))
 
-  def history_before(self, rows: np.ndarray, target_pos: np.ndarray,
-                     short_end: np.ndarray | None = None) -> OneRecBatch:
+  def history_before(
+    self, rows: np.ndarray, target_pos: np.ndarray, short_end: np.ndarray | None = None
+  ) -> OneRecBatch:
     """Features of users `rows` [b] at positions `target_pos` [b] (no target): what inference reads.
 
     `short_end` [b] (default target_pos): the short pathway ends before this position instead; the
@@ -106,9 +115,13 @@ class FeatureBuilder:
       count = self._positives_before[rows, target_pos]  # positives strictly before the target
       idx = count[:, None] - self.positive_len + np.arange(self.positive_len)[None, :]
       positive = self._gather(rows, np.where(idx >= 0, self._positive_positions[rows[:, None], np.maximum(idx, 0)], -1))
-    return OneRecBatch(user_id=self.data.user_ids[rows].astype(np.int64).astype(np.int32),
-                       static=self.data.user_static[rows].astype(np.int32),
-                       short=self._last(rows, short_end, self.short_len), positive=positive, lifelong=lifelong)
+    return OneRecBatch(
+      user_id=self.data.user_ids[rows].astype(np.int64).astype(np.int32),
+      static=self.data.user_static[rows].astype(np.int32),
+      short=self._last(rows, short_end, self.short_len),
+      positive=positive,
+      lifelong=lifelong,
+    )
 
   def batch(self, examples: Examples, indices: np.ndarray | None = None) -> tuple[OneRecBatch, np.ndarray]:
     """(features with target_sid [b, l], target_item [b]) for examples[indices] (one target each)."""
@@ -117,9 +130,9 @@ class FeatureBuilder:
     target = self.data.items[rows, pos].astype(np.int32)
     return self.history_before(rows, pos).replace(target_sid=self.item_sids[target].astype(np.int32)), target
 
-
-  def window_batch(self, rows: np.ndarray, ends: np.ndarray, num_targets: int,
-                   min_history: int = 1) -> tuple[OneRecBatch, np.ndarray]:
+  def window_batch(
+    self, rows: np.ndarray, ends: np.ndarray, num_targets: int, min_history: int = 1
+  ) -> tuple[OneRecBatch, np.ndarray]:
     """Multi-target training batch (ModelConfig.targets_per_window = m): one window per row.
 
     The short pathway is the `short_len` interactions before position `ends` (the last target); its last
@@ -144,6 +157,6 @@ class FeatureBuilder:
     mask = positions >= max(min_history, 1)
     target = np.where(mask, self.data.items[rows[:, None], np.maximum(positions, 0)], -1).astype(np.int32)
     batch = context.replace(
-        target_sid=np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32),
-        target_mask=mask)
+      target_sid=np.where(mask[..., None], self.item_sids[np.maximum(target, 0)], 0).astype(np.int32), target_mask=mask
+    )
     return batch, target

@@ -43,7 +43,7 @@ def impression_data(loaded, objectives: tuple[str, ...] = ()) -> ImpressionData:
   data = loaded.data
   valid = data.items >= 0
   columns = getattr(loaded, "columns", {}) or {}
-  available = {name[len("label/"):]: values for name, values in columns.items() if name.startswith("label/")}
+  available = {name[len("label/") :]: values for name, values in columns.items() if name.startswith("label/")}
   if not available:
     f = {name: j for j, name in enumerate(FEEDBACK_NAMES)}
     available = {name: (data.feedback[..., f[name]] > 0).astype(np.float32) for name in ("long_view", "like")}
@@ -73,8 +73,9 @@ def impression_data(loaded, objectives: tuple[str, ...] = ()) -> ImpressionData:
   return ImpressionData(data, labels, names, split, rule)
 
 
-def reward_batch(imp: ImpressionData, rows: np.ndarray, pos: np.ndarray, history_len: int,
-                 preference: np.ndarray | None = None) -> RewardBatch:
+def reward_batch(
+  imp: ImpressionData, rows: np.ndarray, pos: np.ndarray, history_len: int, preference: np.ndarray | None = None
+) -> RewardBatch:
   """Impressions (rows [b], positions [b]) with their last `history_len` earlier impressions."""
   data = imp.data
   rows, pos = np.asarray(rows, np.int64), np.asarray(pos, np.int64)
@@ -85,9 +86,15 @@ def reward_batch(imp: ImpressionData, rows: np.ndarray, pos: np.ndarray, history
   safe = np.maximum(items, 0)
   item = data.items[rows, pos].astype(np.int32)
   return RewardBatch(
-      user_id=data.user_ids[rows].astype(np.int64).astype(np.int32), static=data.user_static[rows].astype(np.int32),
-      history_items=items, history_category=np.where(ok, data.item_category[safe], 0).astype(np.int32),
-      history_author=np.where(ok, data.item_author[safe], 0).astype(np.int32),
-      history_labels=np.where(ok[..., None], imp.labels[rows[:, None], hist], 0).astype(np.float32),
-      item=item, category=data.item_category[item].astype(np.int32), author=data.item_author[item].astype(np.int32),
-      labels=imp.labels[rows, pos], preference=None if preference is None else preference[rows, pos])
+    user_id=data.user_ids[rows].astype(np.int64).astype(np.int32),
+    static=data.user_static[rows].astype(np.int32),
+    history_items=items,
+    history_category=np.where(ok, data.item_category[safe], 0).astype(np.int32),
+    history_author=np.where(ok, data.item_author[safe], 0).astype(np.int32),
+    history_labels=np.where(ok[..., None], imp.labels[rows[:, None], hist], 0).astype(np.float32),
+    item=item,
+    category=data.item_category[item].astype(np.int32),
+    author=data.item_author[item].astype(np.int32),
+    labels=imp.labels[rows, pos],
+    preference=None if preference is None else preference[rows, pos],
+  )

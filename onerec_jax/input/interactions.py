@@ -69,13 +69,16 @@ def parse_float(text: str, path: str, line: int, field: str) -> float:
   return value
 
 
-def split_fields(text: str, sep: str | None, names: tuple[str, ...], path: str, line: int,
-                 at_least: bool = False) -> list[str]:
+def split_fields(
+  text: str, sep: str | None, names: tuple[str, ...], path: str, line: int, at_least: bool = False
+) -> list[str]:
   """Splits a row and checks its field count against `names` (or at least that many)."""
   fields = text.split(sep)
   if len(fields) < len(names) or (not at_least and len(fields) != len(names)):
-    raise DataError(f"{path}:{line}: expected {len(names)}{'+' if at_least else ''} fields "
-                    f"({', '.join(names)}) separated by {sep!r}, got {len(fields)}: {text[:80]!r}")
+    raise DataError(
+      f"{path}:{line}: expected {len(names)}{'+' if at_least else ''} fields "
+      f"({', '.join(names)}) separated by {sep!r}, got {len(fields)}: {text[:80]!r}"
+    )
   return fields
 
 
@@ -111,11 +114,20 @@ class Interactions:
   @classmethod
   def build(cls, user, item, time, feedback, positive, source) -> "Interactions":
     n = len(user)
-    feedback = (np.zeros((n, len(FEEDBACK_NAMES)), np.float32) if feedback is None
-                else np.asarray(feedback, np.float32).reshape(n, len(FEEDBACK_NAMES)))
+    feedback = (
+      np.zeros((n, len(FEEDBACK_NAMES)), np.float32)
+      if feedback is None
+      else np.asarray(feedback, np.float32).reshape(n, len(FEEDBACK_NAMES))
+    )
     positive = np.ones(n, bool) if positive is None else np.asarray(positive, bool)
-    return cls(np.asarray(user, np.int64), np.asarray(item, np.int64),
-               None if time is None else np.asarray(time, np.float64), feedback, positive, source)
+    return cls(
+      np.asarray(user, np.int64),
+      np.asarray(item, np.int64),
+      None if time is None else np.asarray(time, np.float64),
+      feedback,
+      positive,
+      source,
+    )
 
 
 @dataclasses.dataclass
@@ -163,9 +175,17 @@ def dense_index(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return uniq, inverse.astype(np.int64)
 
 
-def pack_sequences(inter: Interactions, side: ItemSide, *, name: str, user_static: dict | None = None,
-                   static_vocab_sizes: tuple[int, ...] = (1,), min_length: int = 3,
-                   empty_users: int = 0, columns: dict | None = None) -> LoadedDataset:
+def pack_sequences(
+  inter: Interactions,
+  side: ItemSide,
+  *,
+  name: str,
+  user_static: dict | None = None,
+  static_vocab_sizes: tuple[int, ...] = (1,),
+  min_length: int = 3,
+  empty_users: int = 0,
+  columns: dict | None = None,
+) -> LoadedDataset:
   """Groups rows by user (users sorted by id), orders each user's rows in time, pads, applies the rules.
 
   Args:
@@ -199,11 +219,22 @@ def pack_sequences(inter: Interactions, side: ItemSide, *, name: str, user_stati
     backwards = (np.diff(t_file) < 0) & (np.diff(inter.user[by_file]) == 0)
     reordered = int(np.unique(inter.user[by_file][1:][backwards]).shape[0])
   keep = counts >= min_length
-  rules = {"users_reordered": reordered, "users_dropped_short": int((~keep).sum()),
-           "interactions_dropped_short": int(counts[~keep].sum()), "users_dropped_empty": int(empty_users)}
+  rules = {
+    "users_reordered": reordered,
+    "users_dropped_short": int((~keep).sum()),
+    "interactions_dropped_short": int(counts[~keep].sum()),
+    "users_dropped_empty": int(empty_users),
+  }
   stats = LoadStats(inter.source, int(len(users)) + int(empty_users), num_items, num, rules)
-  logging.info("%s: read %d interactions, %d users, %d items from %s; rules applied: %s", name, num,
-               stats.raw_users, num_items, inter.source, rules)
+  logging.info(
+    "%s: read %d interactions, %d users, %d items from %s; rules applied: %s",
+    name,
+    num,
+    stats.raw_users,
+    num_items,
+    inter.source,
+    rules,
+  )
   if not keep.any():
     raise DataError(f"{inter.source}: no user has {min_length} or more interactions")
   users, starts, counts = users[keep], starts[keep], counts[keep]
@@ -221,11 +252,20 @@ def pack_sequences(inter: Interactions, side: ItemSide, *, name: str, user_stati
       if int(user) in user_static:
         statics[r] = user_static[int(user)]
   data = SequenceDataset(
-      items=items, lengths=counts.astype(np.int32), feedback=feedback, positive=positive,
-      user_ids=users.astype(np.int64), user_static=statics, static_vocab_sizes=tuple(static_vocab_sizes),
-      item_category=side.category.astype(np.int32), item_author=side.author.astype(np.int32),
-      item_content=side.content.astype(np.float32), num_categories=int(side.num_categories),
-      num_authors=int(side.num_authors), name=name)
+    items=items,
+    lengths=counts.astype(np.int32),
+    feedback=feedback,
+    positive=positive,
+    user_ids=users.astype(np.int64),
+    user_static=statics,
+    static_vocab_sizes=tuple(static_vocab_sizes),
+    item_category=side.category.astype(np.int32),
+    item_author=side.author.astype(np.int32),
+    item_content=side.content.astype(np.float32),
+    num_categories=int(side.num_categories),
+    num_authors=int(side.num_authors),
+    name=name,
+  )
   data.validate()
   packed = {name: np.where(valid, np.asarray(values)[rows], 0) for name, values in (columns or {}).items()}
   return LoadedDataset(data, stats, np.asarray(side.raw_ids), columns=packed)
@@ -281,11 +321,13 @@ def read_sequence_file(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
   return np.concatenate(users), np.concatenate(items), np.concatenate(lines), empty
 
 
-def check_known_items(raw_items: np.ndarray, known: np.ndarray, lines: np.ndarray, path: str, field: str,
-                      item_file: str) -> None:
+def check_known_items(
+  raw_items: np.ndarray, known: np.ndarray, lines: np.ndarray, path: str, field: str, item_file: str
+) -> None:
   """Raises DataError at the first interaction whose item is absent from the item file."""
   bad = ~np.isin(raw_items, known)
   if bad.any():
     j = int(np.argmax(bad))
-    raise DataError(f"{path}:{int(lines[j])}: field {field!r} = {raw_items[j]} is not in {item_file} "
-                    f"({int(bad.sum())} such rows)")
+    raise DataError(
+      f"{path}:{int(lines[j])}: field {field!r} = {raw_items[j]} is not in {item_file} ({int(bad.sum())} such rows)"
+    )

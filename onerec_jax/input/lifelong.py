@@ -30,8 +30,9 @@ def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) -> np.n
   return labels
 
 
-def hierarchical_clusters(vectors: np.ndarray, *, leaf_size: int, max_clusters: int, seed: int = 0,
-                          iters: int = 5) -> list[np.ndarray]:
+def hierarchical_clusters(
+  vectors: np.ndarray, *, leaf_size: int, max_clusters: int, seed: int = 0, iters: int = 5
+) -> list[np.ndarray]:
   """Splits rows of `vectors` [n, d] into clusters of at most `leaf_size` rows (or fewer clusters).
 
   Each split makes ceil(cbrt(m)) clusters of its m rows; the largest cluster is split first, until every
@@ -65,8 +66,9 @@ def hierarchical_clusters(vectors: np.ndarray, *, leaf_size: int, max_clusters: 
   return sorted(out, key=lambda c: int(c.min()))
 
 
-def representatives(vectors: np.ndarray, feedback: np.ndarray, *, max_representatives: int, leaf_size: int,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def representatives(
+  vectors: np.ndarray, feedback: np.ndarray, *, max_representatives: int, leaf_size: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
   """Compresses one history into at most `max_representatives` representatives.
 
   Args:

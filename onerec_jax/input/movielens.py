@@ -33,9 +33,27 @@ import numpy as np
 from onerec_jax.input import interactions as ix
 from onerec_jax.input.dataset_spec import DatasetSpec, read_text_lines, texts_in_order
 
-GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-          "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
-          "War", "Western")
+GENRES = (
+  "unknown",
+  "Action",
+  "Adventure",
+  "Animation",
+  "Children's",
+  "Comedy",
+  "Crime",
+  "Documentary",
+  "Drama",
+  "Fantasy",
+  "Film-Noir",
+  "Horror",
+  "Musical",
+  "Mystery",
+  "Romance",
+  "Sci-Fi",
+  "Thriller",
+  "War",
+  "Western",
+)
 AGE_BUCKETS = (1, 18, 25, 35, 45, 50, 56)  # ML-1M age codes = lower bounds of the buckets
 STATIC_VOCAB = (3, len(AGE_BUCKETS) + 1, 32)  # gender, age bucket, occupation (index 0 = unknown)
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
@@ -63,12 +81,23 @@ def _genre_ids(names: list[str], path: str, line: int) -> list[int]:
   return out
 
 
-def _finish(name: str, user, raw_item, lines, time, rating, source: str, item_path: str, genres, years,
-            user_static, empty_users: int = 0) -> ix.LoadedDataset:
+def _finish(
+  name: str,
+  user,
+  raw_item,
+  lines,
+  time,
+  rating,
+  source: str,
+  item_path: str,
+  genres,
+  years,
+  user_static,
+  empty_users: int = 0,
+) -> ix.LoadedDataset:
   """Catalogue, checks and packing shared by both MovieLens sets."""
   if genres:
-    ix.check_known_items(raw_item, np.fromiter(genres, np.int64), lines, source, "item_id",
-                         os.path.basename(item_path))
+    ix.check_known_items(raw_item, np.fromiter(genres, np.int64), lines, source, "item_id", os.path.basename(item_path))
   catalogue, item = ix.dense_index(raw_item)
   feedback, positive = None, None
   if rating is not None:
@@ -76,8 +105,14 @@ def _finish(name: str, user, raw_item, lines, time, rating, source: str, item_pa
     feedback = np.zeros((len(user), 4), np.float32)
     feedback[:, 1] = positive  # FEEDBACK_NAMES[1] == 'like'
   inter = ix.Interactions.build(user, item, time, feedback, positive, source)
-  return ix.pack_sequences(inter, _side_info(catalogue, genres, years), name=name, user_static=user_static,
-                           static_vocab_sizes=STATIC_VOCAB, empty_users=empty_users)
+  return ix.pack_sequences(
+    inter,
+    _side_info(catalogue, genres, years),
+    name=name,
+    user_static=user_static,
+    static_vocab_sizes=STATIC_VOCAB,
+    empty_users=empty_users,
+  )
 
 
 def _read_dat_users(path: str) -> dict[int, np.ndarray]:
@@ -91,7 +126,8 @@ def _read_dat_users(path: str) -> dict[int, np.ndarray]:
     age = ix.parse_int(f[2], path, number, "Age")
     occupation = ix.parse_int(f[3], path, number, "Occupation") + 1
     out[ix.parse_int(f[0], path, number, "UserID")] = np.array(
-        [gender, _age_bucket(age), min(occupation, STATIC_VOCAB[2] - 1)], np.int32)
+      [gender, _age_bucket(age), min(occupation, STATIC_VOCAB[2] - 1)], np.int32
+    )
   return out
 
 
@@ -138,8 +174,9 @@ def _read_100k_items(folder: str) -> tuple[dict, dict, str]:
   original, recbole = os.path.join(folder, "u.item"), os.path.join(folder, "ml-100k.item")
   if os.path.exists(original):
     for number, line in ix.read_lines(original, "latin-1"):
-      f = ix.split_fields(line, "|", ("movie id", "title", "release date", "video release date", "URL")
-                          + GENRES, original, number)
+      f = ix.split_fields(
+        line, "|", ("movie id", "title", "release date", "video release date", "URL") + GENRES, original, number
+      )
       movie = ix.parse_int(f[0], original, number, "movie id")
       genres[movie] = [g for g in range(len(GENRES)) if f[5 + g] == "1"]
       years[movie] = int(f[2][-4:]) if f[2][-4:].isdigit() else 0
@@ -166,14 +203,24 @@ def _read_100k_users(folder: str) -> dict[int, np.ndarray]:
   elif os.path.exists(recbole):
     for number, line in ix.read_lines(recbole):
       if number > 1:
-        rows.append((recbole, number, ix.split_fields(line, "\t", ("user_id", "age", "gender", "occupation",
-                                                                    "zip_code"), recbole, number)))
+        rows.append(
+          (
+            recbole,
+            number,
+            ix.split_fields(line, "\t", ("user_id", "age", "gender", "occupation", "zip_code"), recbole, number),
+          )
+        )
   occupations = sorted({f[3] for _, _, f in rows})
   out = {}
   for path, number, f in rows:
-    out[ix.parse_int(f[0], path, number, "user_id")] = np.array([
-        {"F": 1, "M": 2}.get(f[2], 0), _age_bucket(ix.parse_int(f[1], path, number, "age")),
-        min(occupations.index(f[3]) + 1, STATIC_VOCAB[2] - 1)], np.int32)
+    out[ix.parse_int(f[0], path, number, "user_id")] = np.array(
+      [
+        {"F": 1, "M": 2}.get(f[2], 0),
+        _age_bucket(ix.parse_int(f[1], path, number, "age")),
+        min(occupations.index(f[3]) + 1, STATIC_VOCAB[2] - 1),
+      ],
+      np.int32,
+    )
   return out
 
 
@@ -200,8 +247,7 @@ def load_ml100k(root: str) -> ix.LoadedDataset:
     cols[4].append(number)
   user, item, rating, time, lines = (np.array(c) for c in cols)
   genres, years, item_path = _read_100k_items(folder)
-  return _finish("ml100k", user, item, lines, time, rating, path, item_path, genres, years,
-                 _read_100k_users(folder))
+  return _finish("ml100k", user, item, lines, time, rating, path, item_path, genres, years, _read_100k_users(folder))
 
 
 def _ml1m_texts(folder: str) -> dict[int, str]:
@@ -227,9 +273,11 @@ def ml1m_item_texts(root: str, name: str, raw_ids) -> list[str]:
 
 def ml1m_describe_text(root: str, name: str) -> str:
   extra = os.path.exists(os.path.join(root, "ml-1m", "movies_extrainfos.dat"))
-  return ("ml-1m/movies.dat title (year) and genres" +
-          ("; director and first 3 actors from ml-1m/movies_extrainfos.dat" if extra
-           else " (no movies_extrainfos.dat: no director or cast)"))
+  return "ml-1m/movies.dat title (year) and genres" + (
+    "; director and first 3 actors from ml-1m/movies_extrainfos.dat"
+    if extra
+    else " (no movies_extrainfos.dat: no director or cast)"
+  )
 
 
 def _ml100k_texts(folder: str) -> dict[int, str]:
@@ -261,8 +309,19 @@ def ml100k_describe_text(root: str, name: str) -> str:
 
 
 SPECS = (
-    DatasetSpec("ml1m", lambda root, name: load_ml1m(root), ml1m_item_texts, ml1m_describe_text, protocol="hstu",
-                description="MovieLens-1M, <data_dir>/ml-1m/ (GroupLens ratings.dat or the shared sequences.txt)"),
-    DatasetSpec("ml100k", lambda root, name: load_ml100k(root), ml100k_item_texts, ml100k_describe_text,
-                description="MovieLens-100K, <data_dir>/ml-100k/ (GroupLens u.* or RecBole ml-100k.*)"),
+  DatasetSpec(
+    "ml1m",
+    lambda root, name: load_ml1m(root),
+    ml1m_item_texts,
+    ml1m_describe_text,
+    protocol="hstu",
+    description="MovieLens-1M, <data_dir>/ml-1m/ (GroupLens ratings.dat or the shared sequences.txt)",
+  ),
+  DatasetSpec(
+    "ml100k",
+    lambda root, name: load_ml100k(root),
+    ml100k_item_texts,
+    ml100k_describe_text,
+    description="MovieLens-100K, <data_dir>/ml-100k/ (GroupLens u.* or RecBole ml-100k.*)",
+  ),
 )

@@ -22,8 +22,15 @@ from onerec_jax.input import windows
 from onerec_jax.input.sequences import SequenceDataset, leave_one_out
 
 
-def step_dataset(num_examples: int, batch_size: int, seed: int, batch_fn: Callable[[np.ndarray], Any], *,
-                 process_index: int | None = None, process_count: int | None = None) -> grain.MapDataset:
+def step_dataset(
+  num_examples: int,
+  batch_size: int,
+  seed: int,
+  batch_fn: Callable[[np.ndarray], Any],
+  *,
+  process_index: int | None = None,
+  process_count: int | None = None,
+) -> grain.MapDataset:
   """The training input of every model family: element s = this process's part of global batch s.
 
   Epoch e is the permutation rng((seed, e)) of the example indices cut into global batches (the last
@@ -48,7 +55,7 @@ def step_dataset(num_examples: int, batch_size: int, seed: int, batch_fn: Callab
   order = _EpochOrder(num_examples, batch_size, seed)
 
   def batch_at(step: int, _) -> Any:
-    return batch_fn(order.indices(step)[index * local:(index + 1) * local])
+    return batch_fn(order.indices(step)[index * local : (index + 1) * local])
 
   return grain.MapDataset.range(order.steps_per_epoch).repeat().map_with_index(batch_at)
 
@@ -68,7 +75,7 @@ class _EpochOrder:
     if perm is None:
       perm = np.random.default_rng((self.seed, epoch)).permutation(self.num_examples)
       self._cache = {epoch: perm}  # the prefetch thread and the caller move forward together
-    return perm[k * self.batch_size:(k + 1) * self.batch_size]
+    return perm[k * self.batch_size : (k + 1) * self.batch_size]
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -102,10 +109,15 @@ def eval_batches(data: SequenceDataset, split: str, max_len: int, batch_size: in
   if max_users:
     rows, pos = rows[:max_users], pos[:max_users]
   for start in range(0, len(rows), batch_size):
-    r, p = rows[start:start + batch_size], pos[start:start + batch_size]
+    r, p = rows[start : start + batch_size], pos[start : start + batch_size]
     n = len(r)
     if n < batch_size:
       r, p = np.pad(r, (0, batch_size - n), mode="edge"), np.pad(p, (0, batch_size - n), mode="edge")
-    yield {"inputs": windows.history_windows(data, r, p, max_len),
-           "targets": data.items[r, p].astype(np.int32),
-           "history": windows.history_before(data, r, p)}, n
+    yield (
+      {
+        "inputs": windows.history_windows(data, r, p, max_len),
+        "targets": data.items[r, p].astype(np.int32),
+        "history": windows.history_before(data, r, p),
+      },
+      n,
+    )

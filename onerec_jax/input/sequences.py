@@ -57,14 +57,20 @@ class SequenceDataset:
   def validate(self) -> None:
     """Checks shapes and ranges; raises ValueError naming the field."""
     u, n = self.items.shape
-    for name, arr, shape in (("lengths", self.lengths, (u,)), ("positive", self.positive, (u, n)),
-                             ("user_ids", self.user_ids, (u,)), ("feedback", self.feedback[..., 0], (u, n))):
+    for name, arr, shape in (
+      ("lengths", self.lengths, (u,)),
+      ("positive", self.positive, (u, n)),
+      ("user_ids", self.user_ids, (u,)),
+      ("feedback", self.feedback[..., 0], (u, n)),
+    ):
       if arr.shape != shape:
         raise ValueError(f"{self.name}: {name} has shape {arr.shape}, expected {shape}")
     if (self.lengths < 3).any():
       bad = int(np.argmax(self.lengths < 3))
-      raise ValueError(f"{self.name}: user row {bad} (id {self.user_ids[bad]}) has {self.lengths[bad]} "
-                       "interactions; leave-one-out needs at least 3")
+      raise ValueError(
+        f"{self.name}: user row {bad} (id {self.user_ids[bad]}) has {self.lengths[bad]} "
+        "interactions; leave-one-out needs at least 3"
+      )
     valid = np.arange(n)[None, :] < self.lengths[:, None]
     if (self.items[valid] < 0).any() or (self.items[valid] >= self.num_items).any():
       raise ValueError(f"{self.name}: items outside [0, {self.num_items}) inside a history")

@@ -95,19 +95,20 @@ class SimulatorConfig:
 
   def validate(self) -> None:
     """Raises ValueError naming the first field with a bad value."""
-    for name in ("num_users", "num_items", "num_categories", "num_authors", "latent_dim",
-                 "content_dim", "min_history"):
+    for name in ("num_users", "num_items", "num_categories", "num_authors", "latent_dim", "content_dim", "min_history"):
       if getattr(self, name) < 1:
         raise ValueError(f"SimulatorConfig.{name} must be >= 1, got {getattr(self, name)}")
     if self.max_history < self.min_history:
-      raise ValueError(f"SimulatorConfig.max_history ({self.max_history}) must be >= min_history "
-                       f"({self.min_history})")
+      raise ValueError(f"SimulatorConfig.max_history ({self.max_history}) must be >= min_history ({self.min_history})")
     if self.max_history >= self.num_items:
-      raise ValueError(f"SimulatorConfig.max_history ({self.max_history}) must be < num_items "
-                       f"({self.num_items}): users never re-consume an item")
+      raise ValueError(
+        f"SimulatorConfig.max_history ({self.max_history}) must be < num_items "
+        f"({self.num_items}): users never re-consume an item"
+      )
     if self.num_categories > self.num_items:
-      raise ValueError(f"SimulatorConfig.num_categories ({self.num_categories}) must be <= "
-                       f"num_items ({self.num_items})")
+      raise ValueError(
+        f"SimulatorConfig.num_categories ({self.num_categories}) must be <= num_items ({self.num_items})"
+      )
     if self.popularity_alpha < 0:
       raise ValueError(f"SimulatorConfig.popularity_alpha must be >= 0, got {self.popularity_alpha}")
     if self.drift < 0:
@@ -209,12 +210,10 @@ class Simulator:
     # Authors have Zipf-ish output; each item's category is its author's w.p. 0.9, else uniform.
     author_weights = 1.0 / np.arange(1, cfg.num_authors + 1) ** 0.5
     author = rng.choice(cfg.num_authors, size=v, p=author_weights / author_weights.sum())
-    category = np.where(rng.random(v) < 0.9, author_category[author],
-                        rng.integers(0, cfg.num_categories, v))
+    category = np.where(rng.random(v) < 0.9, author_category[author], rng.integers(0, cfg.num_categories, v))
     # Every category gets at least one item so that category centres stay meaningful.
-    category[rng.permutation(v)[:cfg.num_categories]] = np.arange(cfg.num_categories)
-    factors = (self._category_centers[category] + author_offsets[author] +
-               0.5 * rng.standard_normal((v, d)) / np.sqrt(d))
+    category[rng.permutation(v)[: cfg.num_categories]] = np.arange(cfg.num_categories)
+    factors = self._category_centers[category] + author_offsets[author] + 0.5 * rng.standard_normal((v, d)) / np.sqrt(d)
     rank = rng.permutation(v)
     log_pop = -np.log1p(rank) - np.log(np.sum(1.0 / np.arange(1, v + 1)))
     category_log_duration = np.log(30.0) + 0.5 * rng.standard_normal(cfg.num_categories)
@@ -258,8 +257,7 @@ class Simulator:
       proj = rng.standard_normal((cfg.latent_dim, cfg.content_dim))
       category_embed = rng.standard_normal((cfg.num_categories, cfg.content_dim))
       noise = rng.standard_normal((cfg.num_items, cfg.content_dim))
-      content = (np.tanh(1.5 * self._factors64 @ proj) + 0.5 * category_embed[self.item_category] +
-                 0.1 * noise)
+      content = np.tanh(1.5 * self._factors64 @ proj) + 0.5 * category_embed[self.item_category] + 0.1 * noise
       self._content = content.astype(np.float32)
     return self._content
 
@@ -268,8 +266,7 @@ class Simulator:
   def _check_users(self, user_ids) -> np.ndarray:
     user_ids = np.asarray(user_ids, dtype=np.int64).reshape(-1)
     if user_ids.size and (user_ids.min() < 0 or user_ids.max() >= self.config.num_users):
-      raise ValueError(f"user ids must be in [0, {self.config.num_users}), got "
-                       f"[{user_ids.min()}, {user_ids.max()}]")
+      raise ValueError(f"user ids must be in [0, {self.config.num_users}), got [{user_ids.min()}, {user_ids.max()}]")
     return user_ids
 
   def _user_draws(self, user_ids: np.ndarray, history: bool = False) -> dict[str, np.ndarray]:
@@ -325,8 +322,11 @@ class Simulator:
       user's history length within [min_history, max_history] and shortens session breaks.
     """
     s = self._user_draws(self._check_users(user_ids))
-    return {"age_bucket": s["age"].astype(np.int32), "gender": s["gender"].astype(np.int32),
-            "activity": s["activity"].astype(np.int32)}
+    return {
+      "age_bucket": s["age"].astype(np.int32),
+      "gender": s["gender"].astype(np.int32),
+      "activity": s["activity"].astype(np.int32),
+    }
 
   def user_factors(self, user_ids) -> np.ndarray:
     """Initial interest u_0 of each user (before any history).
@@ -346,21 +346,23 @@ class Simulator:
       return self._cache
     cfg = self.config
     per_step = max(1, _MAX_CHUNK_ENTRIES // cfg.num_items)
-    parts = [self._simulate_chunk(user_ids[i:i + per_step])
-             for i in range(0, len(user_ids), per_step)] or [self._simulate_chunk(user_ids)]
+    parts = [self._simulate_chunk(user_ids[i : i + per_step]) for i in range(0, len(user_ids), per_step)] or [
+      self._simulate_chunk(user_ids)
+    ]
     if len(parts) == 1:
       out = parts[0]
     else:
       width = max(p.items.shape[1] for p in parts)
       pad = lambda x: np.pad(x, ((0, 0), (0, width - x.shape[1])))
       out = _Rollout(
-          lengths=np.concatenate([p.lengths for p in parts]),
-          items=np.concatenate([pad(p.items) for p in parts]),
-          affinity=np.concatenate([pad(p.affinity) for p in parts]),
-          final_interest=np.concatenate([p.final_interest for p in parts]),
-          uniforms=np.concatenate([p.uniforms for p in parts]),
-          start=np.concatenate([p.start for p in parts]),
-          activity=np.concatenate([p.activity for p in parts]))
+        lengths=np.concatenate([p.lengths for p in parts]),
+        items=np.concatenate([pad(p.items) for p in parts]),
+        affinity=np.concatenate([pad(p.affinity) for p in parts]),
+        final_interest=np.concatenate([p.final_interest for p in parts]),
+        uniforms=np.concatenate([p.uniforms for p in parts]),
+        start=np.concatenate([p.start for p in parts]),
+        activity=np.concatenate([p.activity for p in parts]),
+      )
     self._cache_key, self._cache = key, out
     return out
 
@@ -384,7 +386,7 @@ class Simulator:
     affinity = np.zeros((b, num_steps))
     # Additive float32 bias: the popularity prior, -inf on consumed items and on block padding.
     bias = np.full((b, self._num_blocks * _BLOCK), -np.inf, np.float32)
-    bias[:, :cfg.num_items] = self._prior64
+    bias[:, : cfg.num_items] = self._prior64
     logits = np.empty_like(bias)
     logits64 = np.empty(bias.shape)
     inv_temperature = 1.0 / cfg.temperature
@@ -402,13 +404,21 @@ class Simulator:
       items[:k, t] = chosen
       affinity[:k, t] = np.sum(interest[:k] * chosen_factors, -1)
       bias[np.arange(k), chosen] = -np.inf
-      interest[:k] = ((1.0 - cfg.interest_pull) * interest[:k] +
-                      cfg.interest_pull * _INTEREST_SCALE * chosen_factors +
-                      cfg.drift * _INTEREST_SCALE * steps[:k, t] / np.sqrt(d))
+      interest[:k] = (
+        (1.0 - cfg.interest_pull) * interest[:k]
+        + cfg.interest_pull * _INTEREST_SCALE * chosen_factors
+        + cfg.drift * _INTEREST_SCALE * steps[:k, t] / np.sqrt(d)
+      )
     inverse = np.argsort(order)
-    return _Rollout(lengths=lengths, items=items[inverse], affinity=affinity[inverse],
-                    final_interest=interest[inverse], uniforms=draws["uniforms"],
-                    start=draws["start"], activity=draws["activity"])
+    return _Rollout(
+      lengths=lengths,
+      items=items[inverse],
+      affinity=affinity[inverse],
+      final_interest=interest[inverse],
+      uniforms=draws["uniforms"],
+      start=draws["start"],
+      activity=draws["activity"],
+    )
 
   def histories(self, user_ids) -> list[dict[str, np.ndarray]]:
     """Each user's interaction history, in time order.
@@ -441,15 +451,15 @@ class Simulator:
     # Gap after each interaction: its play time, a short pause and sometimes a session break.
     gap = np.ceil(play_time) + 1.0 - _GAP_MEAN_S * np.log(u[..., _U_GAP])
     break_mean = _BREAK_MEAN_S / (1.0 + roll.activity[:, None])
-    gap -= np.where(u[..., _U_BREAK] <= _SESSION_BREAK_PROB,
-                    break_mean * np.log(u[..., _U_BREAK_LEN]), 0.0)
+    gap -= np.where(u[..., _U_BREAK] <= _SESSION_BREAK_PROB, break_mean * np.log(u[..., _U_BREAK_LEN]), 0.0)
     offsets = np.zeros(roll.items.shape, np.int64)
     offsets[:, 1:] = np.cumsum(np.floor(gap[:, :-1]).astype(np.int64), -1)
     timestamps = _EPOCH_S + roll.start[:, None] + offsets
     items = roll.items.astype(np.int32)
     out = []
     for j, n in enumerate(roll.lengths):
-      out.append({
+      out.append(
+        {
           "items": items[j, :n].copy(),
           "timestamps": timestamps[j, :n].copy(),
           "click": np.ones(n, np.int8),
@@ -457,7 +467,8 @@ class Simulator:
           "like": like[j, :n].copy(),
           "play_time": play_time[j, :n].copy(),
           "duration": duration[j, :n].copy(),
-      })
+        }
+      )
     return out
 
   def interest_at_end(self, user_ids) -> np.ndarray:
@@ -508,8 +519,9 @@ class Simulator:
     if item_lists.ndim != 2 or item_lists.shape[0] != len(user_ids):
       raise ValueError(f"item_lists must be [b={len(user_ids)}, n], got {item_lists.shape}")
     if item_lists.size and (item_lists.min() < -1 or item_lists.max() >= self.config.num_items):
-      raise ValueError(f"item ids must be in [-1, {self.config.num_items}), got "
-                       f"[{item_lists.min()}, {item_lists.max()}]")
+      raise ValueError(
+        f"item ids must be in [-1, {self.config.num_items}), got [{item_lists.min()}, {item_lists.max()}]"
+      )
     roll = self._simulate(user_ids)
     b, n = item_lists.shape
     safe = np.maximum(item_lists, 0)

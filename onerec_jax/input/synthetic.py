@@ -35,16 +35,26 @@ def sequences_from_simulator(sim: Simulator, chunk_size: int = 4096) -> Sequence
       lengths[row] = m
       items[row, :m] = h["items"]
       duration = np.maximum(h["duration"], 1e-3)
-      feedback[row, :m] = np.stack([h["long_view"], h["like"], h["play_time"] / duration,
-                                    np.log1p(duration) / 5.0], axis=1)
+      feedback[row, :m] = np.stack(
+        [h["long_view"], h["like"], h["play_time"] / duration, np.log1p(duration) / 5.0], axis=1
+      )
       positive[row, :m] = (h["long_view"] > 0) | (h["like"] > 0)
   vocab = tuple(int(statics[:, i].max()) + 1 for i in range(statics.shape[1]))
   data = SequenceDataset(
-      items=items, lengths=lengths, feedback=feedback, positive=positive,
-      user_ids=np.arange(u, dtype=np.int64), user_static=statics, static_vocab_sizes=vocab,
-      item_category=sim.item_category.astype(np.int32), item_author=sim.item_author.astype(np.int32),
-      item_content=sim.item_content().astype(np.float32), num_categories=cfg.num_categories,
-      num_authors=cfg.num_authors, name="synthetic")
+    items=items,
+    lengths=lengths,
+    feedback=feedback,
+    positive=positive,
+    user_ids=np.arange(u, dtype=np.int64),
+    user_static=statics,
+    static_vocab_sizes=vocab,
+    item_category=sim.item_category.astype(np.int32),
+    item_author=sim.item_author.astype(np.int32),
+    item_content=sim.item_content().astype(np.float32),
+    num_categories=cfg.num_categories,
+    num_authors=cfg.num_authors,
+    name="synthetic",
+  )
   data.validate()
   return data
 
@@ -57,6 +67,11 @@ def load_synthetic(simulator_config: SimulatorConfig | None = None) -> LoadedDat
   return LoadedDataset(data, stats, simulator=sim)
 
 
-SPECS = (DatasetSpec("synthetic", lambda root, name: load_synthetic(),
-                     from_config=lambda config: load_synthetic(config.simulator),
-                     description="the built-in user simulator (DataConfig.simulator); no files, no item text"),)
+SPECS = (
+  DatasetSpec(
+    "synthetic",
+    lambda root, name: load_synthetic(),
+    from_config=lambda config: load_synthetic(config.simulator),
+    description="the built-in user simulator (DataConfig.simulator); no files, no item text",
+  ),
+)

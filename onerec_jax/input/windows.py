@@ -16,8 +16,9 @@ import numpy as np
 from onerec_jax.input.sequences import SequenceDataset
 
 
-def train_windows(data: SequenceDataset, max_len: int, stride: int, min_history: int = 1
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def train_windows(
+  data: SequenceDataset, max_len: int, stride: int, min_history: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
   """(rows [m] int32, ends [m] int32) of the training windows, in (user, end) order.
 
   Args:
@@ -39,8 +40,9 @@ def train_windows(data: SequenceDataset, max_len: int, stride: int, min_history:
   return rows, ends
 
 
-def gather_windows(data: SequenceDataset, rows: np.ndarray, ends: np.ndarray, max_len: int, stride: int,
-                   min_history: int = 1) -> dict[str, np.ndarray]:
+def gather_windows(
+  data: SequenceDataset, rows: np.ndarray, ends: np.ndarray, max_len: int, stride: int, min_history: int = 1
+) -> dict[str, np.ndarray]:
   """The training batch of windows (rows [b], ends [b]).
 
   Returns:
@@ -57,8 +59,7 @@ def gather_windows(data: SequenceDataset, rows: np.ndarray, ends: np.ndarray, ma
   return {"inputs": inputs.astype(np.int32), "targets": targets.astype(np.int32), "mask": mask}
 
 
-def history_windows(data: SequenceDataset, rows: np.ndarray, target_pos: np.ndarray, max_len: int
-                    ) -> np.ndarray:
+def history_windows(data: SequenceDataset, rows: np.ndarray, target_pos: np.ndarray, max_len: int) -> np.ndarray:
   """[b, t] int32 the `t` items before each target position, right-aligned, -1 padded."""
   rows = np.asarray(rows, np.int64)
   pos = np.asarray(target_pos, np.int64)[:, None] - max_len + np.arange(max_len)[None, :]

@@ -24,15 +24,15 @@ class MultiHeadAttention(nnx.Module):
   for cross-attention so that the encoder output is projected once per request, not once per beam step.
   """
 
-  def __init__(self, d_model: int, num_heads: int, head_dim: int, *, impl: str = "auto",
-               dtype=jnp.float32, rngs: nnx.Rngs):
+  def __init__(
+    self, d_model: int, num_heads: int, head_dim: int, *, impl: str = "auto", dtype=jnp.float32, rngs: nnx.Rngs
+  ):
     self.num_heads, self.head_dim, self.impl, self.dtype = num_heads, head_dim, impl, dtype
     shape = (d_model, num_heads, head_dim)
     self.q = nnx.Param(_dense_init("embed", "heads", "kv")(rngs.params(), shape, jnp.float32))
     self.k = nnx.Param(_dense_init("embed", "heads", "kv")(rngs.params(), shape, jnp.float32))
     self.v = nnx.Param(_dense_init("embed", "heads", "kv")(rngs.params(), shape, jnp.float32))
-    self.o = nnx.Param(_dense_init("heads", "kv", "embed")(rngs.params(), (num_heads, head_dim, d_model),
-                                                           jnp.float32))
+    self.o = nnx.Param(_dense_init("heads", "kv", "embed")(rngs.params(), (num_heads, head_dim, d_model), jnp.float32))
 
   def project_kv(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """x [b, t, d] -> keys, values [b, t, h, k]."""
@@ -41,10 +41,17 @@ class MultiHeadAttention(nnx.Module):
     v = jnp.einsum("btd,dhk->bthk", x, self.v[...].astype(self.dtype))
     return k, v
 
-  def __call__(self, x: jax.Array, *, kv: jax.Array | None = None,
-               kv_cache: tuple[jax.Array, jax.Array] | None = None,
-               q_segment_ids: jax.Array | None = None, kv_segment_ids: jax.Array | None = None,
-               causal: bool = False, kv_limit: jax.Array | None = None) -> jax.Array:
+  def __call__(
+    self,
+    x: jax.Array,
+    *,
+    kv: jax.Array | None = None,
+    kv_cache: tuple[jax.Array, jax.Array] | None = None,
+    q_segment_ids: jax.Array | None = None,
+    kv_segment_ids: jax.Array | None = None,
+    causal: bool = False,
+    kv_limit: jax.Array | None = None,
+  ) -> jax.Array:
     """Attends from x to kv (self-attention when both kv and kv_cache are None).
 
     Args:
@@ -89,8 +96,9 @@ class MultiHeadAttention(nnx.Module):
         raise ValueError("kv_limit is for cross-attention: pass neither causal nor q_segment_ids with it")
       out = prefix_attention(q, k, v, kv_limit, kv_segment_ids)
     else:
-      out = kernels_pallas.attention(q, k, v, causal=causal, q_segment_ids=q_segment_ids,
-                                     kv_segment_ids=kv_segment_ids, impl=self.impl)
+      out = kernels_pallas.attention(
+        q, k, v, causal=causal, q_segment_ids=q_segment_ids, kv_segment_ids=kv_segment_ids, impl=self.impl
+      )
     out = out.reshape(b, s, *out.shape[2:])
     return jnp.einsum("bshk,hkd->bsd", out, self.o[...].astype(self.dtype))
 
@@ -99,8 +107,9 @@ class MultiHeadAttention(nnx.Module):
     shape = (batch_size, max_len, self.num_heads, self.head_dim)
     return jnp.zeros(shape, self.dtype), jnp.zeros(shape, self.dtype)
 
-  def cached_self_attention(self, x: jax.Array, cache: tuple[jax.Array, jax.Array],
-                            position: int | jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+  def cached_self_attention(
+    self, x: jax.Array, cache: tuple[jax.Array, jax.Array], position: int | jax.Array
+  ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Causal self-attention of s new tokens against a key/value cache (incremental decoding).
 
     The new tokens' keys and values are written into the cache at positions position ... position+s-1
@@ -137,8 +146,9 @@ class MultiHeadAttention(nnx.Module):
     return jnp.einsum("bshk,hkd->bsd", out, self.o[...].astype(self.dtype)), (keys, values)
 
 
-def prefix_attention(q: jax.Array, k: jax.Array, v: jax.Array, kv_limit: jax.Array,
-                     kv_segment_ids: jax.Array | None = None) -> jax.Array:
+def prefix_attention(
+  q: jax.Array, k: jax.Array, v: jax.Array, kv_limit: jax.Array, kv_segment_ids: jax.Array | None = None
+) -> jax.Array:
   """Attention where query i sees keys [0, kv_limit[i]) (and not padding keys).
 
   Args:

@@ -8,7 +8,6 @@ sharded) and under `jax.set_mesh(...)` with `nnx.logical_axis_rules(...)` (each 
 sharded by the rule table).
 """
 
-
 import jax
 import jax.numpy as jnp
 from flax import nnx

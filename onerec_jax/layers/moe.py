@@ -63,9 +63,7 @@ class RouterBias(nnx.Variable):
 # ----------------------------------------------------------------------------------------------------
 
 
-def route(
-  logits: jax.Array, bias: jax.Array, top_k: int, score_fn: str = "sigmoid"
-) -> tuple[jax.Array, jax.Array]:
+def route(logits: jax.Array, bias: jax.Array, top_k: int, score_fn: str = "sigmoid") -> tuple[jax.Array, jax.Array]:
   """Chooses k experts per token and their gate weights.
 
   Args:
@@ -222,8 +220,7 @@ def dispatch_capacity(x, experts, valid, capacity, w_gate, w_up, w_down):
   return _unpack(_swiglu_dense(buffer, w_gate, w_up, w_down), dest, order, keep, t, k)
 
 
-def dispatch_expert_parallel(x, experts, valid, capacity, w_gate, w_up, w_down, *, axis_name: str,
-                             num_experts: int):
+def dispatch_expert_parallel(x, experts, valid, capacity, w_gate, w_up, w_down, *, axis_name: str, num_experts: int):
   """`dispatch_capacity` with the experts spread over the devices of mesh axis `axis_name`.
 
   Call inside `shard_map` over that axis: x, experts, valid are this device's tokens; w_* are its
@@ -341,9 +338,7 @@ class MoE(nnx.Module):
       return 0
     return max(1, math.ceil(self.capacity_factor * num_tokens * self.top_k / self.num_experts))
 
-  def __call__(
-    self, x: jax.Array, mask: jax.Array | None = None
-  ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Routes each token to k experts and mixes their outputs by the gates.
 
     Args:
@@ -362,9 +357,11 @@ class MoE(nnx.Module):
     shards = _expert_shards(self.num_experts, x.shape[0])
     if shards > 1:
       if not self.capacity_factor:
-        raise ValueError(f"the mesh spreads the {self.num_experts} experts over {shards} devices (expert axis): "
-                         "expert-parallel dispatch exchanges fixed-size buffers, so it needs "
-                         "model.capacity_factor > 0 (e.g. 1.25 or 2.0)")
+        raise ValueError(
+          f"the mesh spreads the {self.num_experts} experts over {shards} devices (expert axis): "
+          "expert-parallel dispatch exchanges fixed-size buffers, so it needs "
+          "model.capacity_factor > 0 (e.g. 1.25 or 2.0)"
+        )
       return self._expert_parallel(x, mask)
     return self._local(x, mask)
 
@@ -384,8 +381,9 @@ class MoE(nnx.Module):
     weights = [w[...].astype(self.dtype) for w in (self.w_gate, self.w_up, self.w_down)]
     num_valid = jnp.maximum(total(valid.sum()), 1)
     if axis_name is not None:
-      ys, kept = dispatch_expert_parallel(xt, experts, valid, self.capacity(xt.shape[0]), *weights,
-                                          axis_name=axis_name, num_experts=self.num_experts)
+      ys, kept = dispatch_expert_parallel(
+        xt, experts, valid, self.capacity(xt.shape[0]), *weights, axis_name=axis_name, num_experts=self.num_experts
+      )
     elif self.capacity_factor:
       ys, kept = dispatch_capacity(xt, experts, valid, self.capacity(xt.shape[0]), *weights)
     else:
@@ -411,6 +409,7 @@ class MoE(nnx.Module):
     and all-to-alls them to the devices holding their experts (`dispatch_expert_parallel`). The expert
     weights enter sharded over 'expert' only (gathered over the other weight axes, as FSDP does)."""
     from jax.sharding import PartitionSpec as P
+
     mask = jnp.ones(x.shape[:-1], bool) if mask is None else mask.astype(bool)
     batch = P(BATCH_AXES, *([None] * (x.ndim - 1)))
     graphdef, params, rest = nnx.split(self, nnx.Param, ...)
@@ -422,8 +421,9 @@ class MoE(nnx.Module):
     specs = jax.tree.map(lambda v: P("expert") if v.ndim == 3 else P(), params)  # w_* [e, ., .]; router
     rest_specs = jax.tree.map(lambda v: P(), rest)  # the router bias, replicated
     mask_spec = P(BATCH_AXES, *([None] * (mask.ndim - 1)))
-    return jax.shard_map(local, in_specs=(specs, rest_specs, batch, mask_spec), out_specs=(batch, P()),
-                         check_vma=False)(params, rest, x, mask)
+    return jax.shard_map(
+      local, in_specs=(specs, rest_specs, batch, mask_spec), out_specs=(batch, P()), check_vma=False
+    )(params, rest, x, mask)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -39,8 +39,16 @@ def group_advantages(rewards: jax.Array, mask: jax.Array | None = None, eps: flo
   return jnp.where(mask, (rewards - mean) / (jnp.sqrt(var) + eps), 0.0)
 
 
-def ecpo_loss(logp: jax.Array, logp_old: jax.Array, advantages: jax.Array, *, eps: float = 0.2,
-              delta: float = 0.1, mask: jax.Array | None = None, early_clip: bool = True) -> tuple[jax.Array, dict]:
+def ecpo_loss(
+  logp: jax.Array,
+  logp_old: jax.Array,
+  advantages: jax.Array,
+  *,
+  eps: float = 0.2,
+  delta: float = 0.1,
+  mask: jax.Array | None = None,
+  early_clip: bool = True,
+) -> tuple[jax.Array, dict]:
   """-J of ECPO (early_clip=True) or of plain GRPO clipping (False), averaged over the masked samples.
 
   Args:
@@ -66,8 +74,10 @@ def ecpo_loss(logp: jax.Array, logp_old: jax.Array, advantages: jax.Array, *, ep
   mask = jnp.ones_like(objective, bool) if mask is None else mask.astype(bool)
   n = jnp.maximum(mask.sum(), 1)
   loss = -jnp.where(mask, objective, 0.0).sum() / n
-  metrics = {"ratio_max": jnp.where(mask, ratio, 0.0).max(),
-             "clipped_fraction": jnp.where(mask, clipped < unclipped, False).sum() / n}
+  metrics = {
+    "ratio_max": jnp.where(mask, ratio, 0.0).max(),
+    "clipped_fraction": jnp.where(mask, clipped < unclipped, False).sum() / n,
+  }
   return loss, metrics
 
 

@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import optax
 
 
-def semantic_id_loss(logits: jax.Array, targets: jax.Array, reduction: str = "sum",
-                     weights: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+def semantic_id_loss(
+  logits: jax.Array, targets: jax.Array, reduction: str = "sum", weights: jax.Array | None = None
+) -> tuple[jax.Array, dict[str, jax.Array]]:
   """Cross-entropy of the generated semantic ID.
 
   Args:
@@ -28,9 +29,9 @@ def semantic_id_loss(logits: jax.Array, targets: jax.Array, reduction: str = "su
   loss = (per_example * w).sum() / denom
   correct = logits.argmax(-1) == targets
   metrics = {
-      "loss": loss,
-      "token_accuracy": (correct.mean(-1) * w).sum() / denom,
-      "item_accuracy": (correct.all(-1) * w).sum() / denom,
+    "loss": loss,
+    "token_accuracy": (correct.mean(-1) * w).sum() / denom,
+    "item_accuracy": (correct.all(-1) * w).sum() / denom,
   }
   for i in range(ce.shape[1]):
     metrics[f"loss_level_{i}"] = (ce[:, i] * w).sum() / denom

@@ -17,9 +17,14 @@ import jax
 import jax.numpy as jnp
 
 
-def sampled_softmax_loss(queries: jax.Array, positive_vectors: jax.Array, positives: jax.Array,
-                         negative_vectors: jax.Array, negatives: jax.Array, mask: jax.Array
-                         ) -> tuple[jax.Array, dict]:
+def sampled_softmax_loss(
+  queries: jax.Array,
+  positive_vectors: jax.Array,
+  positives: jax.Array,
+  negative_vectors: jax.Array,
+  negatives: jax.Array,
+  mask: jax.Array,
+) -> tuple[jax.Array, dict]:
   """Mean cross-entropy of the positive against the negatives over the supervised positions.
 
   Args:

@@ -70,19 +70,20 @@ class ModelConfig:
         raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
     if not self.head_dim and self.d_model % self.num_heads:
       raise ValueError(
-          f"model.d_model={self.d_model} is not divisible by model.num_heads={self.num_heads}; set model.head_dim"
+        f"model.d_model={self.d_model} is not divisible by model.num_heads={self.num_heads}; set model.head_dim"
       )
     if self.num_experts < 0:
       raise ValueError(f"model.num_experts must be >= 0, got {self.num_experts}")
     if self.num_experts and not 1 <= self.num_experts_per_token <= self.num_experts:
       raise ValueError(
-          f"model.num_experts_per_token={self.num_experts_per_token} must be in [1, num_experts={self.num_experts}]"
+        f"model.num_experts_per_token={self.num_experts_per_token} must be in [1, num_experts={self.num_experts}]"
       )
     if self.encoder_moe and not self.num_experts:
       raise ValueError("model.encoder_moe=True needs model.num_experts > 0")
     if not 0 <= self.targets_per_window <= self.short_len:
-      raise ValueError(f"model.targets_per_window={self.targets_per_window} must be in [0, model.short_len="
-                       f"{self.short_len}]")
+      raise ValueError(
+        f"model.targets_per_window={self.targets_per_window} must be in [0, model.short_len={self.short_len}]"
+      )
     if self.capacity_factor < 0:
       raise ValueError(f"model.capacity_factor must be >= 0, got {self.capacity_factor}")
     if self.short_len < 1 or self.positive_len < 0 or self.lifelong_len < 0:

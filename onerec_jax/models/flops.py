@@ -17,8 +17,7 @@ def _ffn(config: ModelConfig, tokens: int, moe: bool) -> int:
   """SwiGLU (gate, up, down) per token; MoE: top_k experts of their width plus the router."""
   d = config.d_model
   if moe:
-    return tokens * (6 * d * config.resolved_expert_ffn_dim * config.num_experts_per_token
-                     + 2 * d * config.num_experts)
+    return tokens * (6 * d * config.resolved_expert_ffn_dim * config.num_experts_per_token + 2 * d * config.num_experts)
   return tokens * 6 * d * config.ffn_dim
 
 
@@ -41,26 +40,29 @@ def onerec_forward_flops(config: ModelConfig, batch_size: int) -> dict[str, int]
   d, hk = c.d_model, c.num_heads * c.resolved_head_dim
   e = c.embed_dim
   interaction = e * (4 if c.use_item_id_embedding else 3) + c.num_feedback
-  static_width = e * ((len(c.static_vocab_sizes) if c.static_pathway != "off" else 0)
-                      + (c.static_pathway == "all"))
+  static_width = e * ((len(c.static_vocab_sizes) if c.static_pathway != "off" else 0) + (c.static_pathway == "all"))
   mlp = lambda width, tokens: tokens * 2 * (width * d + d * d)  # FeatureMLP: width -> d -> d
   pathways = mlp(static_width, b) if static_width else 0
   pathways += mlp(interaction, b * (c.short_len + c.positive_len + c.lifelong_len))
   qformer = 0
   if c.lifelong_len:
     q, mem = c.lifelong_queries, c.lifelong_len
-    per_block = (b * q * 2 * 2 * d * hk + b * mem * 2 * 2 * d * hk + _attention(b, q, mem, hk)
-                 + b * q * 6 * d * c.ffn_dim)
+    per_block = (
+      b * q * 2 * 2 * d * hk + b * mem * 2 * 2 * d * hk + _attention(b, q, mem, hk) + b * q * 6 * d * c.ffn_dim
+    )
     qformer = c.lifelong_layers * per_block
   t = 1 + c.short_len + c.positive_len + (c.lifelong_queries if c.lifelong_len else 0)
-  encoder = c.num_encoder_layers * (b * t * 2 * 4 * d * hk + _attention(b, t, t, hk)
-                                    + _ffn(c, b * t, c.encoder_moe))
+  encoder = c.num_encoder_layers * (b * t * 2 * 4 * d * hk + _attention(b, t, t, hk) + _ffn(c, b * t, c.encoder_moe))
   rows = b * c.targets_per_window if c.targets_per_window else b
   s = c.num_sid_levels  # decoder inputs: BOS and the first l - 1 codes
   decoder = c.num_decoder_layers * (
-      rows * s * 2 * 4 * d * hk + _attention(rows, s, s, hk)  # causal self-attention
-      + rows * s * 2 * 2 * d * hk + b * t * 2 * 2 * d * hk + _attention(rows, s, t, hk)  # cross (K/V once)
-      + _ffn(c, rows * s, c.num_experts > 0))
+    rows * s * 2 * 4 * d * hk
+    + _attention(rows, s, s, hk)  # causal self-attention
+    + rows * s * 2 * 2 * d * hk
+    + b * t * 2 * 2 * d * hk
+    + _attention(rows, s, t, hk)  # cross (K/V once)
+    + _ffn(c, rows * s, c.num_experts > 0)
+  )
   head = rows * s * 2 * d * c.sid_vocab_size
   parts = {"pathways": pathways, "qformer": qformer, "encoder": encoder, "decoder": decoder, "head": head}
   parts["total"] = sum(parts.values())

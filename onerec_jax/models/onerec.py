@@ -36,13 +36,17 @@ TABLE_ROW_MULTIPLE = 128  # embedding rows are padded to this, so any fsdp/tenso
 def _embed(num: int, features: int, rngs: nnx.Rngs, names=("table", None)) -> nnx.Embed:
   """An embedding table with logical names; rows padded to a multiple of TABLE_ROW_MULTIPLE."""
   num = -(-num // TABLE_ROW_MULTIPLE) * TABLE_ROW_MULTIPLE
-  return nnx.Embed(num, features, embedding_init=logical_init(nnx.initializers.normal(0.02), names),
-                   rngs=rngs)
+  return nnx.Embed(num, features, embedding_init=logical_init(nnx.initializers.normal(0.02), names), rngs=rngs)
 
 
 def _linear(din: int, dout: int, rngs: nnx.Rngs, names=("embed", "mlp")) -> nnx.Linear:
-  return nnx.Linear(din, dout, kernel_init=logical_init(nnx.initializers.lecun_normal(), names),
-                    bias_init=logical_init(nnx.initializers.zeros_init(), (names[1],)), rngs=rngs)
+  return nnx.Linear(
+    din,
+    dout,
+    kernel_init=logical_init(nnx.initializers.lecun_normal(), names),
+    bias_init=logical_init(nnx.initializers.zeros_init(), (names[1],)),
+    rngs=rngs,
+  )
 
 
 def decoder_inputs(sids: jax.Array, vocab_size: int) -> jax.Array:
@@ -124,37 +128,70 @@ class OneRec(nnx.Module):
     if c.lifelong_len:
       self.lifelong_mlp = FeatureMLP(self.interaction.width, d, rngs)
       self.lifelong_queries = nnx.Param(
-          logical_init(nnx.initializers.normal(0.02), ("queries", "embed"))(
-              rngs.params(), (c.lifelong_queries, d)))
-      self.qformer = nnx.List([
+        logical_init(nnx.initializers.normal(0.02), ("queries", "embed"))(rngs.params(), (c.lifelong_queries, d))
+      )
+      self.qformer = nnx.List(
+        [
           QFormerBlock(d, h, k, c.ffn_dim, attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
-          for _ in range(c.lifelong_layers)])
+          for _ in range(c.lifelong_layers)
+        ]
+      )
     else:
       self.lifelong_mlp = None
     self.num_encoder_tokens = 1 + c.short_len + c.positive_len + (c.lifelong_queries if c.lifelong_len else 0)
     self.encoder_positions = nnx.Param(
-        logical_init(nnx.initializers.normal(0.02), (None, "embed"))(
-            rngs.params(), (self.num_encoder_tokens, d)))
+      logical_init(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (self.num_encoder_tokens, d))
+    )
     expert_ffn = c.resolved_expert_ffn_dim
-    self.encoder_layers = nnx.List([
-        EncoderLayer(d, h, k, expert_ffn if c.encoder_moe else c.ffn_dim,
-                     num_experts=c.num_experts if c.encoder_moe else 0, top_k=c.num_experts_per_token,
-                     capacity_factor=c.capacity_factor,
-                     dropout_rate=c.dropout_rate, attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
-        for _ in range(c.num_encoder_layers)])
+    self.encoder_layers = nnx.List(
+      [
+        EncoderLayer(
+          d,
+          h,
+          k,
+          expert_ffn if c.encoder_moe else c.ffn_dim,
+          num_experts=c.num_experts if c.encoder_moe else 0,
+          top_k=c.num_experts_per_token,
+          capacity_factor=c.capacity_factor,
+          dropout_rate=c.dropout_rate,
+          attention_impl=c.attention_impl,
+          dtype=dtype,
+          rngs=rngs,
+        )
+        for _ in range(c.num_encoder_layers)
+      ]
+    )
     self.encoder_norm = rms_norm(d, rngs)
     self.token_embed = _embed(1 + c.num_sid_levels * c.sid_vocab_size, d, rngs, names=("vocab", "embed"))
     self.decoder_positions = nnx.Param(
-        logical_init(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (c.num_sid_levels, d)))
-    self.decoder_layers = nnx.List([
-        DecoderLayer(d, h, k, expert_ffn if c.num_experts else c.ffn_dim, num_experts=c.num_experts,
-                     top_k=c.num_experts_per_token, capacity_factor=c.capacity_factor, dropout_rate=c.dropout_rate,
-                     attention_impl=c.attention_impl, dtype=dtype, rngs=rngs)
-        for _ in range(c.num_decoder_layers)])
+      logical_init(nnx.initializers.normal(0.02), (None, "embed"))(rngs.params(), (c.num_sid_levels, d))
+    )
+    self.decoder_layers = nnx.List(
+      [
+        DecoderLayer(
+          d,
+          h,
+          k,
+          expert_ffn if c.num_experts else c.ffn_dim,
+          num_experts=c.num_experts,
+          top_k=c.num_experts_per_token,
+          capacity_factor=c.capacity_factor,
+          dropout_rate=c.dropout_rate,
+          attention_impl=c.attention_impl,
+          dtype=dtype,
+          rngs=rngs,
+        )
+        for _ in range(c.num_decoder_layers)
+      ]
+    )
     self.decoder_norm = rms_norm(d, rngs)
-    self.head = nnx.Linear(d, c.sid_vocab_size, use_bias=False,
-                           kernel_init=logical_init(nnx.initializers.lecun_normal(), ("embed", "vocab")),
-                           rngs=rngs)
+    self.head = nnx.Linear(
+      d,
+      c.sid_vocab_size,
+      use_bias=False,
+      kernel_init=logical_init(nnx.initializers.lecun_normal(), ("embed", "vocab")),
+      rngs=rngs,
+    )
 
   def _pathway(self, pathway: Pathway, mlp: FeatureMLP) -> tuple[jax.Array, jax.Array]:
     """A pathway's interactions -> tokens [b, n, d] and segment ids [b, n] (0 = padding)."""
@@ -206,8 +243,9 @@ class OneRec(nnx.Module):
     """Projects the encoder output once per decoder layer: list of (keys, values) [b, t, h, k]."""
     return [layer.cross_attn.project_kv(encoded) for layer in self.decoder_layers]
 
-  def decode(self, tokens: jax.Array, cross_kv, encoder_segment_ids: jax.Array,
-             cross_limit: jax.Array | None = None) -> tuple[jax.Array, dict[str, dict]]:
+  def decode(
+    self, tokens: jax.Array, cross_kv, encoder_segment_ids: jax.Array, cross_limit: jax.Array | None = None
+  ) -> tuple[jax.Array, dict[str, dict]]:
     """Next-token logits for decoder inputs.
 
     Args:
@@ -242,8 +280,9 @@ class OneRec(nnx.Module):
     max_len = self.config.num_sid_levels if max_len is None else max_len
     return [layer.init_cache(batch_size, max_len) for layer in self.decoder_layers]
 
-  def decode_step(self, tokens: jax.Array, position: int | jax.Array, cache, cross_kv,
-                  encoder_segment_ids: jax.Array) -> tuple[jax.Array, list[tuple[jax.Array, jax.Array]]]:
+  def decode_step(
+    self, tokens: jax.Array, position: int | jax.Array, cache, cross_kv, encoder_segment_ids: jax.Array
+  ) -> tuple[jax.Array, list[tuple[jax.Array, jax.Array]]]:
     """Next-token logits for one new decoder input per row, reusing the cached earlier positions.
 
     Feeding `decoder_inputs(sids, v)[:, j:j + 1]` at position j = 0, 1, ... gives, step by step, the

@@ -38,11 +38,12 @@ def count_parameters(params: Any, num_experts: int = 0, top_k: int = 0) -> dict[
   Returns:
     {'total', 'embedding', 'non_embedding', 'activated_non_embedding'}: parameter counts (ints).
   """
-  leaves = [(_path_names(path), int(np.prod(np.shape(leaf))))
-            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]]
+  leaves = [
+    (_path_names(path), int(np.prod(np.shape(leaf)))) for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+  ]
   # An MoE layer is a module holding a `router`; its w_gate/w_up/w_down are experts (a dense SwiGLU has
   # leaves of the same names and no router).
-  moe_modules = {tuple(names[:names.index("router")]) for names, _ in leaves if "router" in names}
+  moe_modules = {tuple(names[: names.index("router")]) for names, _ in leaves if "router" in names}
   total = embedding = experts = 0
   for names, size in leaves:
     total += size
@@ -52,5 +53,9 @@ def count_parameters(params: Any, num_experts: int = 0, top_k: int = 0) -> dict[
       experts += size
   non_embedding = total - embedding
   share = top_k / num_experts if num_experts else 1.0
-  return {"total": total, "embedding": embedding, "non_embedding": non_embedding,
-          "activated_non_embedding": int(round(non_embedding - experts + experts * share))}
+  return {
+    "total": total,
+    "embedding": embedding,
+    "non_embedding": non_embedding,
+    "activated_non_embedding": int(round(non_embedding - experts + experts * share)),
+  }

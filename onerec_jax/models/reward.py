@@ -55,8 +55,9 @@ class RewardConfig:
 
 
 def _embed(num: int, features: int, rngs: nnx.Rngs) -> nnx.Embed:
-  return nnx.Embed(num, features, embedding_init=logical_init(nnx.initializers.normal(0.05), ("table", None)),
-                   rngs=rngs)
+  return nnx.Embed(
+    num, features, embedding_init=logical_init(nnx.initializers.normal(0.05), ("table", None)), rngs=rngs
+  )
 
 
 def _dense(din: int, dout: int, rngs: nnx.Rngs, names=("embed", "mlp")) -> nnx.Linear:
@@ -91,14 +92,28 @@ class RewardModel(nnx.Module):
 
   def _item_parts(self, items, category, author):
     valid = items >= 0
-    return jnp.concatenate([self.item(jnp.where(valid, items + 1, 0)), self.category(jnp.where(valid, category, 0)),
-                            self.author(jnp.where(valid, author, 0))], axis=-1) * valid[..., None]
+    return (
+      jnp.concatenate(
+        [
+          self.item(jnp.where(valid, items + 1, 0)),
+          self.category(jnp.where(valid, category, 0)),
+          self.author(jnp.where(valid, author, 0)),
+        ],
+        axis=-1,
+      )
+      * valid[..., None]
+    )
 
   def __call__(self, batch: RewardBatch) -> tuple[jax.Array, jax.Array]:
     """batch: RewardBatch with history [b, h] and candidates [b] -> (logits [b, o], preference [b])."""
     c = self.config
-    history = jnp.concatenate([self._item_parts(batch.history_items, batch.history_category, batch.history_author),
-                               batch.history_labels.astype(jnp.float32)], axis=-1)
+    history = jnp.concatenate(
+      [
+        self._item_parts(batch.history_items, batch.history_category, batch.history_author),
+        batch.history_labels.astype(jnp.float32),
+      ],
+      axis=-1,
+    )
     h = jax.nn.silu(self.history_in(history))  # [b, h, d]
     valid = batch.history_items >= 0  # [b, h]
     cand = jax.nn.silu(self.candidate_in(self._item_parts(batch.item, batch.category, batch.author)))  # [b, d]
@@ -108,7 +123,8 @@ class RewardModel(nnx.Module):
     attended = jnp.einsum("bh,bhd->bd", weights, h)
     mean = (h * valid[..., None]).sum(1) / jnp.maximum(valid.sum(1, keepdims=True), 1)
     statics = [self.user(batch.user_id % max(c.num_users, 1))] + [
-        emb(batch.static[:, i]) for i, emb in enumerate(self.static)]
+      emb(batch.static[:, i]) for i, emb in enumerate(self.static)
+    ]
     x = jnp.concatenate(statics + [attended, mean, cand, attended * cand], axis=-1)
     x = self.dropout(jax.nn.silu(self.shared1(x)))
     x = jax.nn.silu(self.shared2(x))  # [b, d] shared representation

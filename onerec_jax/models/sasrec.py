@@ -53,7 +53,9 @@ class SasrecConfig:
     if self.temperature <= 0:
       raise ValueError(f"sasrec.temperature must be positive, got {self.temperature}")
     if not 0 <= self.window_stride <= self.max_len:
-      raise ValueError(f"sasrec.window_stride={self.window_stride} must be in [0 (= max_len), sasrec.max_len={self.max_len}]")
+      raise ValueError(
+        f"sasrec.window_stride={self.window_stride} must be in [0 (= max_len), sasrec.max_len={self.max_len}]"
+      )
     if self.num_negatives < 1:
       raise ValueError(f"sasrec.num_negatives must be >= 1, got {self.num_negatives}")
     if self.negatives_per not in ("position", "sequence", "batch"):
@@ -80,8 +82,9 @@ class SelfAttentionBlock(nnx.Module):
     b, t, d = x.shape
     h = self.num_heads
     q, k, v = jnp.split(self.qkv(self.attn_norm(x)).reshape(b, t, 3 * h, d // h), 3, axis=2)  # [b, t, h, k]
-    attn = kernels_pallas.attention(q, k, v, causal=True, q_segment_ids=segment_ids,
-                                    kv_segment_ids=segment_ids, impl=self.impl)
+    attn = kernels_pallas.attention(
+      q, k, v, causal=True, q_segment_ids=segment_ids, kv_segment_ids=segment_ids, impl=self.impl
+    )
     x = x + self.dropout(self.out(attn.reshape(b, t, d)), rngs=rngs)
     y = self.mlp_out(self.dropout(jax.nn.relu(self.mlp_in(self.mlp_norm(x))), rngs=rngs))
     return x + self.dropout(y, rngs=rngs)

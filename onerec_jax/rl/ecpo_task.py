@@ -45,8 +45,9 @@ def rollout_log_prob(model, batch, sids: jax.Array) -> jax.Array:
   b, g, l = sids.shape
   encoded, segment_ids, _ = model.encode(batch)
   flat = sids.reshape(b * g, l)
-  logits, _ = model.decode(decoder_inputs(flat[:, :-1], model.config.sid_vocab_size), model.cross_kv(encoded),
-                           segment_ids)
+  logits, _ = model.decode(
+    decoder_inputs(flat[:, :-1], model.config.sid_vocab_size), model.cross_kv(encoded), segment_ids
+  )
   return sequence_log_prob(logits, flat).reshape(b, g)
 
 
@@ -65,10 +66,13 @@ class EcpoTask:
 
   def __init__(self, config: ExperimentConfig, workdir: str | None):
     from onerec_jax.train.checkpointing import load_config
+
     rl = config.rl.validate()
     if not rl.init_from:
-      raise ValueError("rl.init_from is empty: give the workdir of a trained supervised OneRec run "
-                       "(--config.rl.init_from=/tmp/onerec_quickstart)")
+      raise ValueError(
+        "rl.init_from is empty: give the workdir of a trained supervised OneRec run "
+        "(--config.rl.init_from=/tmp/onerec_quickstart)"
+      )
     base = load_config(rl.init_from)
     if base.family != "onerec":
       raise ValueError(f"rl.init_from={rl.init_from!r} is a {base.family!r} run; ECPO starts from a OneRec run")
@@ -83,6 +87,7 @@ class EcpoTask:
     self.scorer = None
     if rl.reward == "pscore":
       from onerec_jax.evaluation.reward_selection import pscorer
+
       self.scorer = pscorer(rl.reward_from)
       self.scorer.check_same_data(self.run.data)
     mc = self.run.model_config
@@ -92,19 +97,22 @@ class EcpoTask:
     self.example_unit = f"rows ({1 - rl.rl_share:.0%} supervised targets, {rl.rl_share:.0%} RL users x {rl.group_size})"
     self.rl_rows = max(1, int(round(config.train.batch_size * rl.rl_share)))
     data = self.run.data
-    self.rewards = (oracle_rewards(self.run.simulator, data.user_ids, data.num_items)  # [u, i] by user row
-                    if rl.reward == "oracle" else None)
+    self.rewards = (
+      oracle_rewards(self.run.simulator, data.user_ids, data.num_items)  # [u, i] by user row
+      if rl.reward == "oracle"
+      else None
+    )
     trie = self.run.sid_table.trie()
     self.trie = (np.asarray(trie.children), np.asarray(trie.leaf_item))
 
   def build_model(self):
     """The supervised run's model with its latest parameters."""
     from onerec_jax.train.checkpointing import restore_run
+
     model = self.sft.build_model()
     _, _, _, state, _ = restore_run(self.config.rl.init_from)
     fresh = nnx.state(model, nnx.Param)
-    nnx.update(model, jax.tree.map(lambda new, old: jax.device_put(np.asarray(new), old.sharding),
-                                   state.params, fresh))
+    nnx.update(model, jax.tree.map(lambda new, old: jax.device_put(np.asarray(new), old.sharding), state.params, fresh))
     return model
 
   def batch(self, indices):
@@ -116,6 +124,7 @@ class EcpoTask:
     out = {"sft": sft, "rl": rl, "rl_rows": rows.astype(np.int32)}
     if self.scorer is not None:  # the reward model's view of the same users (its candidate fields unused)
       from onerec_jax.input.impressions import reward_batch
+
       out["rl_reward_history"] = reward_batch(self.scorer.task.imp, rows, positions, self.scorer.history_len)
     return out
 
@@ -165,8 +174,9 @@ class EcpoTask:
           total = sft_loss
           metrics.update({f"sft/{k}": v for k, v in sft_metrics.items()})
         logp = rollout_log_prob(model, batch["rl"], rollout.sids)
-        rl_loss, rl_metrics = ecpo_loss(logp, logp_old, advantages, eps=rl.eps, delta=rl.delta, mask=real,
-                                        early_clip=rl.early_clip)
+        rl_loss, rl_metrics = ecpo_loss(
+          logp, logp_old, advantages, eps=rl.eps, delta=rl.delta, mask=real, early_clip=rl.early_clip
+        )
         metrics.update({"rl/loss": rl_loss, **{f"rl/{k}": v for k, v in rl_metrics.items()}})
         _, _, rest = nnx.split(model, nnx.Param, ...)
         return total + rl.rl_weight * rl_loss, (metrics, rest)
@@ -179,7 +189,8 @@ class EcpoTask:
         return (optax.apply_updates(params, updates), rest, opt_state), {"loss": loss, **metrics}
 
       (params, rest, opt_state), metrics = jax.lax.scan(
-          update, (state.params, state.rest, state.opt_state), None, length=rl.updates_per_rollout)
+        update, (state.params, state.rest, state.opt_state), None, length=rl.updates_per_rollout
+      )
       grad_norm_max = metrics["grad_norm"].max()  # [updates] -> the largest update of the step
       metrics = jax.tree.map(lambda x: x.mean(), metrics)
       metrics["grad_norm_max"] = grad_norm_max
@@ -202,5 +213,8 @@ class EcpoTask:
     return self.sft.evaluate(graphdef, state, split)
 
   def summary(self) -> dict:
-    return {**self.sft.summary(), "init_from": os.path.abspath(self.config.rl.init_from),
-            "example_unit": self.example_unit}
+    return {
+      **self.sft.summary(),
+      "init_from": os.path.abspath(self.config.rl.init_from),
+      "example_unit": self.example_unit,
+    }

@@ -29,38 +29,38 @@ MESH_AXES = ("data", "fsdp", "expert", "tensor")
 # name -> rules. Weights: embed, mlp, heads, kv, vocab, expert, table.
 # Activations: act_batch, act_length, act_embed, act_heads, act_mlp.
 RULE_SETS: dict[str, tuple[tuple[str, str | tuple[str, ...] | None], ...]] = {
-    # The default: batch over every data-like axis; weights sharded over fsdp and tensor.
-    "fsdp_tp": (
-        ("act_batch", ("data", "fsdp", "expert")),
-        ("act_length", None),
-        ("act_embed", None),
-        ("act_heads", "tensor"),
-        ("act_mlp", "tensor"),
-        ("embed", "fsdp"),
-        ("mlp", "tensor"),
-        ("heads", "tensor"),
-        ("kv", None),
-        ("vocab", "tensor"),
-        ("expert", "expert"),
-        ("table", "fsdp"),
-        ("queries", None),
-    ),
-    # Plain data parallelism: every weight replicated.
-    "data_parallel": (
-        ("act_batch", ("data", "fsdp", "expert")),
-        ("act_length", None),
-        ("act_embed", None),
-        ("act_heads", None),
-        ("act_mlp", None),
-        ("embed", None),
-        ("mlp", None),
-        ("heads", None),
-        ("kv", None),
-        ("vocab", None),
-        ("expert", None),
-        ("table", None),
-        ("queries", None),
-    ),
+  # The default: batch over every data-like axis; weights sharded over fsdp and tensor.
+  "fsdp_tp": (
+    ("act_batch", ("data", "fsdp", "expert")),
+    ("act_length", None),
+    ("act_embed", None),
+    ("act_heads", "tensor"),
+    ("act_mlp", "tensor"),
+    ("embed", "fsdp"),
+    ("mlp", "tensor"),
+    ("heads", "tensor"),
+    ("kv", None),
+    ("vocab", "tensor"),
+    ("expert", "expert"),
+    ("table", "fsdp"),
+    ("queries", None),
+  ),
+  # Plain data parallelism: every weight replicated.
+  "data_parallel": (
+    ("act_batch", ("data", "fsdp", "expert")),
+    ("act_length", None),
+    ("act_embed", None),
+    ("act_heads", None),
+    ("act_mlp", None),
+    ("embed", None),
+    ("mlp", None),
+    ("heads", None),
+    ("kv", None),
+    ("vocab", None),
+    ("expert", None),
+    ("table", None),
+    ("queries", None),
+  ),
 }
 
 
@@ -89,9 +89,7 @@ def make_mesh(shape: Sequence[int] | None = None, devices: Sequence[jax.Device] 
     shape[shape.index(-1)] = n // known
   if math.prod(shape) != n:
     raise ValueError(f"mesh shape {shape} needs {math.prod(shape)} devices, {n} are available")
-  return jax.sharding.Mesh(
-      np.asarray(devices).reshape(shape), MESH_AXES, axis_types=(AxisType.Auto,) * len(MESH_AXES)
-  )
+  return jax.sharding.Mesh(np.asarray(devices).reshape(shape), MESH_AXES, axis_types=(AxisType.Auto,) * len(MESH_AXES))
 
 
 @contextlib.contextmanager

@@ -38,8 +38,10 @@ def check_finite(vectors: np.ndarray, name: str) -> np.ndarray:
     raise ValueError(f'{name}: expected a float [items, dim] array, got {x.dtype} {x.shape}')
   bad = np.flatnonzero(~np.isfinite(x).all(1))
   if bad.size:
-    raise ValueError(f'{name}: {bad.size} of {x.shape[0]} item vectors have NaN or Inf (first item rows: '
-                     f'{bad[:5].tolist()}); clean them first, they are not repaired silently')
+    raise ValueError(
+      f'{name}: {bad.size} of {x.shape[0]} item vectors have NaN or Inf (first item rows: '
+      f'{bad[:5].tolist()}); clean them first, they are not repaired silently'
+    )
   return x.astype(np.float32)
 
 
@@ -69,8 +71,15 @@ def _from_file(path: str, num_items: int, raw_ids: np.ndarray | None) -> np.ndar
   return check_finite(x, path)
 
 
-def item_vectors(kind: str, loaded, config: TokenizerConfig, *, data_root: str = '', text_cache_dir: str = '',
-                 text_encoder: item_text.Encoder | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def item_vectors(
+  kind: str,
+  loaded,
+  config: TokenizerConfig,
+  *,
+  data_root: str = '',
+  text_cache_dir: str = '',
+  text_encoder: item_text.Encoder | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
   """The [i, d] vectors to quantise for a loaded dataset, and notes on how they were made.
 
   Args:
@@ -101,34 +110,47 @@ def item_vectors(kind: str, loaded, config: TokenizerConfig, *, data_root: str =
     t = time.perf_counter()
     texts = item_text.item_texts(data.name, data_root, loaded.item_raw_ids)
     content, hit = item_text.embed_texts(texts, cache_dir=text_cache_dir, name=data.name, encoder=text_encoder)
-    notes.update(content=f'{item_text.DEFAULT_ENCODER_NAME} text embeddings', text_cache_hit=hit,
-                 text_seconds=time.perf_counter() - t, text_example=texts[0],
-                 item_text=item_text.describe_item_text(data.name, data_root))
+    notes.update(
+      content=f'{item_text.DEFAULT_ENCODER_NAME} text embeddings',
+      text_cache_hit=hit,
+      text_seconds=time.perf_counter() - t,
+      text_example=texts[0],
+      item_text=item_text.describe_item_text(data.name, data_root),
+    )
     content = check_finite(content, 'text embeddings')
   if kind == 'content':
     return content, notes
   pairs = collaborative.positive_pairs(data, config.vectors.window)
   fit = alignment.fit_alignment(content, pairs, config.vectors, config.seed)
-  notes.update(align_seconds=fit.fit_seconds, align_pairs=int(pairs.shape[0]),
-               align_info_nce=[fit.history['info_nce'][0], fit.history['info_nce'][-1]],
-               align_recon_rel=[fit.history['recon_rel'][0], fit.history['recon_rel'][-1]])
+  notes.update(
+    align_seconds=fit.fit_seconds,
+    align_pairs=int(pairs.shape[0]),
+    align_info_nce=[fit.history['info_nce'][0], fit.history['info_nce'][-1]],
+    align_recon_rel=[fit.history['recon_rel'][0], fit.history['recon_rel'][-1]],
+  )
   return check_finite(fit.vectors, 'aligned vectors'), notes
 
 
 def _table_stats(table: SemanticIdTable) -> dict[str, Any]:
   unique = len(np.unique(table.sids, axis=0)) == table.num_items
-  return {'sid_tokens': table.num_levels, 'sid_vocab_sizes': list(table.vocab_sizes), 'unique_sids': bool(unique),
-          'extra_token_vocab': table.vocab_sizes[-1] if table.dedup == 'extra_token' else 0}
+  return {
+    'sid_tokens': table.num_levels,
+    'sid_vocab_sizes': list(table.vocab_sizes),
+    'unique_sids': bool(unique),
+    'extra_token_vocab': table.vocab_sizes[-1] if table.dedup == 'extra_token' else 0,
+  }
 
 
-def build_tokenizers(vectors: np.ndarray, config: TokenizerConfig, out: str, methods=METHODS,
-                     header: dict | None = None) -> dict[str, Any]:
+def build_tokenizers(
+  vectors: np.ndarray, config: TokenizerConfig, out: str, methods=METHODS, header: dict | None = None
+) -> dict[str, Any]:
   """Fits each method on the same vectors [i, d], saves tables + codebooks/model under `out`, returns metrics."""
   config.validate()
   x = check_finite(vectors, 'item vectors')
   if x.shape[0] < config.codebook_size:
-    raise ValueError(f'{x.shape[0]} items is fewer than codebook_size={config.codebook_size} codes; lower '
-                     '--config.codebook_size')
+    raise ValueError(
+      f'{x.shape[0]} items is fewer than codebook_size={config.codebook_size} codes; lower --config.codebook_size'
+    )
   unknown = set(methods) - set(METHODS)
   if unknown or not methods:
     raise ValueError(f'methods must be a non-empty subset of {METHODS}, got {methods}')
@@ -154,8 +176,13 @@ def build_tokenizers(vectors: np.ndarray, config: TokenizerConfig, out: str, met
     table = SemanticIdTable.from_codes(codes, dedup=config.dedup, codebook_sizes=config.codebook_size)
     table.save(os.path.join(folder, 'sids.npz'))
     results[method] = {**m, 'fit_seconds': seconds, **_table_stats(table)}
-  head = {**(header or {}), 'num_items': int(x.shape[0]), 'dim': int(x.shape[1]), 'methods': list(methods),
-          'config': to_dict(config)}
+  head = {
+    **(header or {}),
+    'num_items': int(x.shape[0]),
+    'dim': int(x.shape[1]),
+    'methods': list(methods),
+    'config': to_dict(config),
+  }
   with open(os.path.join(out, HEADER), 'w') as f:
     json.dump(head, f, indent=1)
   return results
@@ -170,8 +197,10 @@ def encode_with_saved(tokenizer_dir: str, vectors: np.ndarray, out: str) -> dict
     head = json.load(f)
   x = check_finite(vectors, 'item vectors')
   if x.shape[1] != head['dim']:
-    raise ValueError(f'dimension mismatch: the tokenizer in {tokenizer_dir} was fitted on {head["dim"]}-dim '
-                     f'vectors ({head.get("vectors")}), these are {x.shape[1]}-dim')
+    raise ValueError(
+      f'dimension mismatch: the tokenizer in {tokenizer_dir} was fitted on {head["dim"]}-dim '
+      f'vectors ({head.get("vectors")}), these are {x.shape[1]}-dim'
+    )
   results = {}
   dedup, size = head['config']['dedup'], head['config']['codebook_size']
   for method in head['methods']:

@@ -56,7 +56,7 @@ def ppmi_svd(counts: scipy.sparse.spmatrix, dim: int, alpha: float = 0.75, seed:
     raise ValueError(f'collaborative dimension {dim} must be smaller than the item count {i}')
   coo = counts.tocoo()
   row_sum = np.asarray(counts.sum(1)).ravel()
-  context = row_sum ** alpha
+  context = row_sum**alpha
   total, context_total = row_sum.sum(), context.sum()
   if total == 0:
     raise ValueError('no item pairs co-occur in the training histories; collaborative vectors need some')
@@ -72,7 +72,9 @@ def ppmi_svd(counts: scipy.sparse.spmatrix, dim: int, alpha: float = 0.75, seed:
   cold = norms < 1e-8
   if cold.any():
     scale = 1e-3 * float(norms[~cold].mean()) if (~cold).any() else 1e-3
-    vec[cold] = np.random.default_rng(seed + 1).normal(size=(int(cold.sum()), dim)).astype(np.float32) * scale / np.sqrt(dim)
+    vec[cold] = (
+      np.random.default_rng(seed + 1).normal(size=(int(cold.sum()), dim)).astype(np.float32) * scale / np.sqrt(dim)
+    )
   return vec
 
 
@@ -91,11 +93,11 @@ def nearest_neighbours(vectors: np.ndarray, k: int, chunk: int = 4096) -> np.nda
   x = _unit(vectors)
   out = np.empty((x.shape[0], k), np.int32)
   for start in range(0, x.shape[0], chunk):
-    sim = x[start:start + chunk] @ x.T
+    sim = x[start : start + chunk] @ x.T
     sim[np.arange(sim.shape[0]), np.arange(start, start + sim.shape[0])] = -np.inf
     top = np.argpartition(-sim, k, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(sim, top, 1), axis=1)
-    out[start:start + chunk] = np.take_along_axis(top, order, 1)
+    out[start : start + chunk] = np.take_along_axis(top, order, 1)
   return out
 
 
@@ -119,6 +121,9 @@ def neighbour_probe(vectors: np.ndarray, data: SequenceDataset, k: int = 10, win
   x = _unit(vectors)
   rng = np.random.default_rng(0)
   ra, rb = rng.integers(0, x.shape[0], (2, 20000))
-  return {f'neighbour_cooccur@{k}': float(co.mean()), f'heldout_next_hit@{k}': float(hit.mean()),
-          'heldout_pair_cos': float(np.mean(np.sum(x[valid] * x[test], 1))),
-          'random_pair_cos': float(np.mean(np.sum(x[ra] * x[rb], 1)))}
+  return {
+    f'neighbour_cooccur@{k}': float(co.mean()),
+    f'heldout_next_hit@{k}': float(hit.mean()),
+    'heldout_pair_cos': float(np.mean(np.sum(x[valid] * x[test], 1))),
+    'random_pair_cos': float(np.mean(np.sum(x[ra] * x[rb], 1))),
+  }

@@ -66,8 +66,9 @@ class ItemVectorsConfig:
       if getattr(self, name) < 1:
         raise ValueError(f'TokenizerConfig.vectors.{name} must be >= 1, got {getattr(self, name)}.')
     if self.align_temperature <= 0 or self.align_learning_rate <= 0 or self.align_recon_weight < 0:
-      raise ValueError('TokenizerConfig.vectors: align_temperature and align_learning_rate must be > 0, '
-                       'align_recon_weight >= 0.')
+      raise ValueError(
+        'TokenizerConfig.vectors: align_temperature and align_learning_rate must be > 0, align_recon_weight >= 0.'
+      )
     return self
 
 
@@ -111,19 +112,19 @@ class TokenizerConfig:
     if self.method not in _METHODS:
       raise ValueError(f'TokenizerConfig.method must be one of {_METHODS}, got {self.method!r}.')
     if self.item_vectors not in ('side', 'content', 'collaborative', 'aligned'):
-      raise ValueError("TokenizerConfig.item_vectors must be side | content | collaborative | aligned, got "
-                       f"{self.item_vectors!r}.")
+      raise ValueError(
+        f"TokenizerConfig.item_vectors must be side | content | collaborative | aligned, got {self.item_vectors!r}."
+      )
     if self.batch_size < 0:
       raise ValueError(f'TokenizerConfig.batch_size must be >= 0 (0 = full batch), got {self.batch_size}.')
     if self.balanced and self.batch_size:
       raise ValueError(
-          'TokenizerConfig.balanced=True needs full-batch assignment (batch_size=0), '
-          f'got batch_size={self.batch_size}.'
+        f'TokenizerConfig.balanced=True needs full-batch assignment (batch_size=0), got batch_size={self.batch_size}.'
       )
     if self.batch_size and self.batch_size < self.codebook_size:
       raise ValueError(
-          f'TokenizerConfig.batch_size ({self.batch_size}) must be >= codebook_size '
-          f'({self.codebook_size}) so a mini-batch can reach every code.'
+        f'TokenizerConfig.batch_size ({self.batch_size}) must be >= codebook_size '
+        f'({self.codebook_size}) so a mini-batch can reach every code.'
       )
     self.rq_vae.validate()
     self.vectors.validate()

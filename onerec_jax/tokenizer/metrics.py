@@ -26,8 +26,8 @@ def tokenizer_metrics(vectors: Any, codebooks: Any, codes: Any) -> dict[str, flo
   num_levels, num_codes, dim = codebooks.shape
   if codes.ndim != 2 or codes.shape[1] != num_levels or x.shape != (codes.shape[0], dim):
     raise ValueError(
-        f'tokenizer_metrics needs vectors [n, d], codebooks [L, c, d], codes [n, L]; got {x.shape}, '
-        f'{codebooks.shape}, {codes.shape}.'
+      f'tokenizer_metrics needs vectors [n, d], codebooks [L, c, d], codes [n, L]; got {x.shape}, '
+      f'{codebooks.shape}, {codes.shape}.'
     )
   out = code_metrics(codes, num_codes)
   x_energy = float(np.mean(np.sum(x * x, axis=-1)))

@@ -208,17 +208,13 @@ def _balanced_assign(x: jax.Array, centroids: jax.Array) -> jax.Array:
     order = jnp.lexsort((proposal_dist, bucket))  # by cluster, then by distance
     sorted_bucket = bucket[order]
     rank = rows - jnp.searchsorted(sorted_bucket, sorted_bucket, side='left')  # rank within the cluster
-    accept_sorted = (sorted_bucket < num_codes) & (
-        rank < remaining[jnp.minimum(sorted_bucket, num_codes - 1)]
-    )
+    accept_sorted = (sorted_bucket < num_codes) & (rank < remaining[jnp.minimum(sorted_bucket, num_codes - 1)])
     accept = jnp.zeros((n,), bool).at[order].set(accept_sorted)
     codes = jnp.where(accept, proposal, codes)
     taken = jax.ops.segment_sum(accept_sorted.astype(jnp.int32), sorted_bucket, num_segments=num_codes)
     return codes, remaining - taken
 
-  codes, _ = lax.while_loop(
-      lambda s: jnp.any(s[0] < 0), body, (jnp.full((n,), -1, jnp.int32), capacity)
-  )
+  codes, _ = lax.while_loop(lambda s: jnp.any(s[0] < 0), body, (jnp.full((n,), -1, jnp.int32), capacity))
   return codes
 
 
@@ -240,16 +236,12 @@ def _minibatch_lloyd(key, x, centroids, num_epochs: int, batch_size: int, chunk_
       seen = seen + counts
       centroids = centroids + (sums - counts[:, None] * centroids) / jnp.maximum(seen, 1)[:, None]
       empty = seen == 0
-      centroids = lax.cond(
-          jnp.any(empty), lambda: _reseed(centroids, empty, xb, sq), lambda: centroids
-      )
+      centroids = lax.cond(jnp.any(empty), lambda: _reseed(centroids, empty, xb, sq), lambda: centroids)
       return centroids, seen
 
     return lax.fori_loop(0, num_batches, step, state)
 
-  centroids, _ = lax.fori_loop(
-      0, num_epochs, epoch, (centroids, jnp.zeros((num_codes,), jnp.int32))
-  )
+  centroids, _ = lax.fori_loop(0, num_epochs, epoch, (centroids, jnp.zeros((num_codes,), jnp.int32)))
   return centroids
 
 
@@ -283,6 +275,7 @@ def _fit_level(key, x, *, num_codes, num_iters, init, balanced, batch_size):
     centroids = x[jax.random.choice(k_init, n, (num_codes,), replace=False)]
 
   if balanced:
+
     def body(_, centroids):
       codes = _balanced_assign(x, centroids)
       sums = jax.ops.segment_sum(x, codes, num_segments=num_codes)
@@ -293,10 +286,9 @@ def _fit_level(key, x, *, num_codes, num_iters, init, balanced, batch_size):
   else:
     chunk_rows = _chunk_rows(n, num_codes)
     if batch_size:
-      centroids = _minibatch_lloyd(
-          k_batches, x, centroids, num_iters, batch_size, _chunk_rows(batch_size, num_codes)
-      )
+      centroids = _minibatch_lloyd(k_batches, x, centroids, num_iters, batch_size, _chunk_rows(batch_size, num_codes))
     else:
+
       def body(_, centroids):
         codes, _ = _assign(x, centroids, chunk_rows)
         return _update(x, codes, centroids)
@@ -306,9 +298,7 @@ def _fit_level(key, x, *, num_codes, num_iters, init, balanced, batch_size):
   return centroids, codes, x - centroids[codes]
 
 
-_fit_level_jit = jax.jit(
-    _fit_level, static_argnames=('num_codes', 'num_iters', 'init', 'balanced', 'batch_size')
-)
+_fit_level_jit = jax.jit(_fit_level, static_argnames=('num_codes', 'num_iters', 'init', 'balanced', 'batch_size'))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -326,8 +316,8 @@ def _check_vectors(vectors: Any, name: str = 'vectors') -> jax.Array:
   if not bool(finite.all()):
     bad = np.flatnonzero(~np.asarray(finite))
     raise ValueError(
-        f'{name} has NaN or Inf in {bad.size} of {x.shape[0]} rows (first rows: {bad[:5].tolist()}); '
-        'clean or drop them before fitting, they are not repaired silently.'
+      f'{name} has NaN or Inf in {bad.size} of {x.shape[0]} rows (first rows: {bad[:5].tolist()}); '
+      'clean or drop them before fitting, they are not repaired silently.'
     )
   return x
 
@@ -350,8 +340,8 @@ def fit_residual_kmeans(vectors: Any, config: TokenizerConfig) -> ResidualKMeans
   n = x.shape[0]
   if n < config.codebook_size:
     raise ValueError(
-        f'fit_residual_kmeans needs at least codebook_size={config.codebook_size} items, got {n}; '
-        'lower TokenizerConfig.codebook_size.'
+      f'fit_residual_kmeans needs at least codebook_size={config.codebook_size} items, got {n}; '
+      'lower TokenizerConfig.codebook_size.'
     )
   if config.batch_size > n:
     raise ValueError(f'TokenizerConfig.batch_size ({config.batch_size}) exceeds the item count ({n}).')
@@ -359,13 +349,13 @@ def fit_residual_kmeans(vectors: Any, config: TokenizerConfig) -> ResidualKMeans
   codebooks, codes = [], []
   for level in range(config.num_levels):
     centroids, level_codes, x = _fit_level_jit(
-        jax.random.fold_in(key, level),
-        x,
-        num_codes=config.codebook_size,
-        num_iters=config.num_iters,
-        init=config.init,
-        balanced=config.balanced,
-        batch_size=config.batch_size,
+      jax.random.fold_in(key, level),
+      x,
+      num_codes=config.codebook_size,
+      num_iters=config.num_iters,
+      init=config.init,
+      balanced=config.balanced,
+      batch_size=config.batch_size,
     )
     codebooks.append(centroids)
     codes.append(level_codes)

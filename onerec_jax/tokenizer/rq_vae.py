@@ -90,8 +90,14 @@ def quantize(codebooks: jax.Array, z: jax.Array) -> dict[str, jax.Array]:
     codes.append(code)
     partial.append(z_q)
   z_st = z + jax.lax.stop_gradient(z_q - z)
-  return {'codes': jnp.stack(codes, 1), 'z_q': jax.lax.stop_gradient(z_q), 'z_st': z_st,
-          'partial': jnp.stack(partial), 'codebook_loss': codebook_loss, 'commitment_loss': commitment_loss}
+  return {
+    'codes': jnp.stack(codes, 1),
+    'z_q': jax.lax.stop_gradient(z_q),
+    'z_st': z_st,
+    'partial': jnp.stack(partial),
+    'codebook_loss': codebook_loss,
+    'commitment_loss': commitment_loss,
+  }
 
 
 def loss_fn(model: RqVae, x: jax.Array, commitment: float) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -102,8 +108,14 @@ def loss_fn(model: RqVae, x: jax.Array, commitment: float) -> tuple[jax.Array, d
   recon = jnp.mean(jnp.sum((x - x_hat) ** 2, -1))
   loss = recon + q['codebook_loss'] + commitment * q['commitment_loss']
   rel = recon / jnp.maximum(jnp.mean(jnp.sum(x * x, -1)), 1e-30)
-  return loss, {'loss': loss, 'recon': recon, 'recon_rel': rel, 'codebook_loss': q['codebook_loss'],
-                'commitment_loss': q['commitment_loss'], 'codes': q['codes']}
+  return loss, {
+    'loss': loss,
+    'recon': recon,
+    'recon_rel': rel,
+    'codebook_loss': q['codebook_loss'],
+    'commitment_loss': q['commitment_loss'],
+    'codes': q['codes'],
+  }
 
 
 def _restart_dead_codes(codebooks: jax.Array, z: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -162,14 +174,17 @@ def fit_rq_vae(vectors: Any, config: TokenizerConfig) -> RqVaeFit:
   x = residual_kmeans._check_vectors(vectors)
   n, d = x.shape
   if n < config.codebook_size:
-    raise ValueError(f'fit_rq_vae needs at least codebook_size={config.codebook_size} items, got {n}; '
-                     'lower TokenizerConfig.codebook_size.')
+    raise ValueError(
+      f'fit_rq_vae needs at least codebook_size={config.codebook_size} items, got {n}; '
+      'lower TokenizerConfig.codebook_size.'
+    )
   key = jax.random.PRNGKey(config.seed)
   model = RqVae(d, config, rngs=nnx.Rngs(params=jax.random.fold_in(key, 1)))
   if c.kmeans_init:
     z0 = model.encode(x)
-    km = residual_kmeans.fit_residual_kmeans(z0, dataclasses.replace(
-        config, num_iters=min(config.num_iters, 10), balanced=False, batch_size=0))
+    km = residual_kmeans.fit_residual_kmeans(
+      z0, dataclasses.replace(config, num_iters=min(config.num_iters, 10), balanced=False, batch_size=0)
+    )
     model.codebooks[...] = km.codebooks
 
   batch = min(c.batch_size, n)
@@ -257,9 +272,14 @@ def rq_vae_metrics(model: RqVae, vectors: Any) -> dict[str, float]:
 def save_rq_vae(path: str, model: RqVae, config: TokenizerConfig) -> None:
   """Writes the model's parameters and the fields needed to rebuild it to one .npz at `path`."""
   leaves = jax.tree.leaves(nnx.state(model))
-  meta = {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION, 'input_dim': int(model.encoder[0].in_features),
-          'num_levels': config.num_levels, 'codebook_size': config.codebook_size,
-          'rq_vae': dataclasses.asdict(config.rq_vae)}
+  meta = {
+    'format': FORMAT_NAME,
+    'format_version': FORMAT_VERSION,
+    'input_dim': int(model.encoder[0].in_features),
+    'num_levels': config.num_levels,
+    'codebook_size': config.codebook_size,
+    'rq_vae': dataclasses.asdict(config.rq_vae),
+  }
   with open(path, 'wb') as f:
     np.savez(f, meta=np.asarray(json.dumps(meta)), **{f'p{i}': np.asarray(v) for i, v in enumerate(leaves)})
 
@@ -272,12 +292,12 @@ def load_rq_vae(path: str) -> RqVae:
     meta = json.loads(str(data['meta']))
     arrays = [data[f'p{i}'] for i in range(len(data.files) - 1)]
   if meta.get('format') != FORMAT_NAME or meta.get('format_version') != FORMAT_VERSION:
-    raise ValueError(f'{path}: format {meta.get("format")!r} v{meta.get("format_version")} is not '
-                     f'{FORMAT_NAME!r} v{FORMAT_VERSION}.')
+    raise ValueError(
+      f'{path}: format {meta.get("format")!r} v{meta.get("format_version")} is not {FORMAT_NAME!r} v{FORMAT_VERSION}.'
+    )
   rq = dict(meta['rq_vae'])
   rq['hidden_dims'] = tuple(rq['hidden_dims'])
-  config = TokenizerConfig(num_levels=meta['num_levels'], codebook_size=meta['codebook_size'],
-                           rq_vae=RqVaeConfig(**rq))
+  config = TokenizerConfig(num_levels=meta['num_levels'], codebook_size=meta['codebook_size'], rq_vae=RqVaeConfig(**rq))
   model = nnx.eval_shape(lambda: RqVae(meta['input_dim'], config, rngs=nnx.Rngs(0)))
   graphdef, state = nnx.split(model)
   leaves, treedef = jax.tree.flatten(state)

@@ -78,7 +78,7 @@ class SemanticIdTable:
 
   @classmethod
   def from_codes(
-      cls, codes: Any, dedup: str = 'extra_token', codebook_sizes: int | Sequence[int] | None = None
+    cls, codes: Any, dedup: str = 'extra_token', codebook_sizes: int | Sequence[int] | None = None
   ) -> 'SemanticIdTable':
     """Builds the table from [n, L] codes (row i = item i).
 
@@ -126,15 +126,15 @@ class SemanticIdTable:
     _check_radix(vocab_sizes)
     keys, first_item = np.unique(_tuple_keys(sids, vocab_sizes), return_index=True)  # first = smallest id
     return cls(
-        codes=codes,
-        sids=sids,
-        vocab_sizes=vocab_sizes,
-        dedup=dedup,
-        collision_share=float(np.mean(items_per_code > 1)),
-        max_items_per_code=max_items,
-        mean_items_per_code=float(n / group_size.size),
-        _keys=keys,
-        _key_items=first_item.astype(np.int32),
+      codes=codes,
+      sids=sids,
+      vocab_sizes=vocab_sizes,
+      dedup=dedup,
+      collision_share=float(np.mean(items_per_code > 1)),
+      max_items_per_code=max_items,
+      mean_items_per_code=float(n / group_size.size),
+      _keys=keys,
+      _key_items=first_item.astype(np.int32),
     )
 
   def item_of(self, sids: Any) -> np.ndarray:
@@ -156,7 +156,7 @@ class SemanticIdTable:
     bad = (item_ids < 0) | (item_ids >= self.num_items)
     if np.any(bad):
       raise ValueError(
-          f'unknown item ids {np.unique(item_ids[bad])[:10].tolist()} (the table holds 0..{self.num_items - 1}).'
+        f'unknown item ids {np.unique(item_ids[bad])[:10].tolist()} (the table holds 0..{self.num_items - 1}).'
       )
     return self.sids[item_ids]
 
@@ -166,20 +166,20 @@ class SemanticIdTable:
 
   def stats(self) -> dict[str, float]:
     return {
-        'collision_share': self.collision_share,
-        'max_items_per_code': float(self.max_items_per_code),
-        'mean_items_per_code': self.mean_items_per_code,
+      'collision_share': self.collision_share,
+      'max_items_per_code': float(self.max_items_per_code),
+      'mean_items_per_code': self.mean_items_per_code,
     }
 
   def save(self, path: str) -> None:
     """Writes one .npz (codes, sids, and a JSON header with the format name and version) to `path`."""
     meta = {
-        'format': FORMAT_NAME,
-        'format_version': FORMAT_VERSION,
-        'dedup': self.dedup,
-        'vocab_sizes': list(self.vocab_sizes),
-        'codebook_sizes': list(self.codebook_sizes),
-        **self.stats(),
+      'format': FORMAT_NAME,
+      'format_version': FORMAT_VERSION,
+      'dedup': self.dedup,
+      'vocab_sizes': list(self.vocab_sizes),
+      'codebook_sizes': list(self.codebook_sizes),
+      **self.stats(),
     }
     with open(path, 'wb') as f:
       np.savez(f, codes=self.codes, sids=self.sids, meta=np.asarray(json.dumps(meta)))
@@ -196,8 +196,8 @@ class SemanticIdTable:
       raise ValueError(f'{path}: format {meta.get("format")!r} is not {FORMAT_NAME!r}.')
     if meta.get('format_version') != FORMAT_VERSION:
       raise ValueError(
-          f'{path}: SemanticIdTable format version {meta.get("format_version")} is not supported '
-          f'(this code reads version {FORMAT_VERSION}).'
+        f'{path}: SemanticIdTable format version {meta.get("format_version")} is not supported '
+        f'(this code reads version {FORMAT_VERSION}).'
       )
     table = cls.from_codes(codes, dedup=meta['dedup'], codebook_sizes=meta['codebook_sizes'])
     if not np.array_equal(table.sids, sids) or list(table.vocab_sizes) != meta['vocab_sizes']:

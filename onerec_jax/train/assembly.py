@@ -49,29 +49,36 @@ def read_tokenizer(folder: str, method: str, num_items: int) -> tuple[SemanticId
   """
   header_path = os.path.join(folder, build.HEADER)
   if not os.path.exists(header_path):
-    raise FileNotFoundError(f"tokenizer.source={folder!r} holds no {build.HEADER}: is it the --out folder of "
-                            "`python -m experiments.tokenize`?")
+    raise FileNotFoundError(
+      f"tokenizer.source={folder!r} holds no {build.HEADER}: is it the --out folder of "
+      "`python -m experiments.tokenize`?"
+    )
   with open(header_path) as f:
     header = json.load(f)
   if method not in header.get("methods", []):
     raise ValueError(f"{folder} holds the methods {header.get('methods')}, not tokenizer.method={method!r}")
   table = SemanticIdTable.load(os.path.join(folder, method, "sids.npz"))
   if table.num_items != num_items:
-    raise ValueError(f"{folder}/{method}/sids.npz holds {table.num_items} items, the dataset has {num_items}: "
-                     "was it made for another dataset?")
+    raise ValueError(
+      f"{folder}/{method}/sids.npz holds {table.num_items} items, the dataset has {num_items}: "
+      "was it made for another dataset?"
+    )
   metrics_path = os.path.join(folder, "metrics.json")
   metrics = {}
   if os.path.exists(metrics_path):
     with open(metrics_path) as f:
       saved = json.load(f)
-    metrics = {**saved.get("methods", {}).get(method, {}),
-               **{k: saved[k] for k in ("vectors", "content", "item_text", "text_example") if k in saved}}
+    metrics = {
+      **saved.get("methods", {}).get(method, {}),
+      **{k: saved[k] for k in ("vectors", "content", "item_text", "text_example") if k in saved},
+    }
   metrics["source"] = folder
   return table, metrics
 
 
-def fit_or_load_tokenizer(config: ExperimentConfig, loaded: LoadedDataset, workdir: str | None
-                          ) -> tuple[SemanticIdTable, dict]:
+def fit_or_load_tokenizer(
+  config: ExperimentConfig, loaded: LoadedDataset, workdir: str | None
+) -> tuple[SemanticIdTable, dict]:
   """The run's semantic IDs: read from `tokenizer.source`, else from workdir/tokenizer (a resumed run),
   else fitted now on `tokenizer.item_vectors` and saved there as a tokenizer artifact (the same layout as
   `python -m experiments.tokenize --out`, so `--config.tokenizer.source=WORKDIR/tokenizer` reuses it)."""
@@ -87,9 +94,16 @@ def fit_or_load_tokenizer(config: ExperimentConfig, loaded: LoadedDataset, workd
   root = interactions.data_root(config.data.data_dir) if data.name != "synthetic" else ""
   cache = tc.text_cache_dir or os.path.expanduser("~/.cache/onerec_jax/text_embeddings")
   x, notes = build.item_vectors(tc.item_vectors, loaded, tc, data_root=root, text_cache_dir=cache)
-  logging.info("tokenizer item vectors: %s %s%s", tc.item_vectors, x.shape,
-               f"; item text: {notes.get('item_text', '?')}, e.g. {notes['text_example']!r}" if "text_example" in notes else
-               " (no item text: the loader's side-information vectors)" if tc.item_vectors == "side" else "")
+  logging.info(
+    "tokenizer item vectors: %s %s%s",
+    tc.item_vectors,
+    x.shape,
+    f"; item text: {notes.get('item_text', '?')}, e.g. {notes['text_example']!r}"
+    if "text_example" in notes
+    else " (no item text: the loader's side-information vectors)"
+    if tc.item_vectors == "side"
+    else "",
+  )
   out = folder or tempfile.mkdtemp(prefix="onerec_tokenizer_")
   if jax.process_index() != 0:  # every process fits the same (deterministic) tokenizer; one writes it
     out = tempfile.mkdtemp(prefix="onerec_tokenizer_")
@@ -98,8 +112,13 @@ def fit_or_load_tokenizer(config: ExperimentConfig, loaded: LoadedDataset, workd
     json.dump({"dataset": data.name, **notes, "methods": results}, f, indent=1, default=float)
   table, metrics = read_tokenizer(out, tc.method, data.num_items)
   metrics["fit_seconds"] = time.time() - start
-  logging.info("tokenizer: %d items -> %s semantic IDs in %.1fs; %s", data.num_items, table.vocab_sizes,
-               metrics["fit_seconds"], {k: v for k, v in metrics.items() if isinstance(v, float)})
+  logging.info(
+    "tokenizer: %d items -> %s semantic IDs in %.1fs; %s",
+    data.num_items,
+    table.vocab_sizes,
+    metrics["fit_seconds"],
+    {k: v for k, v in metrics.items() if isinstance(v, float)},
+  )
   return table, metrics
 
 
@@ -114,12 +133,26 @@ def prepare(config: ExperimentConfig, workdir: str | None = None) -> RunData:
     data, sim = loaded.data, loaded.simulator
   table, metrics = fit_or_load_tokenizer(config, loaded, workdir)
   m = config.model
-  builder = FeatureBuilder(data, table.sids, m.short_len, m.positive_len, m.lifelong_len,
-                           lifelong_compression=m.lifelong_compression, lifelong_history=m.lifelong_history)
+  builder = FeatureBuilder(
+    data,
+    table.sids,
+    m.short_len,
+    m.positive_len,
+    m.lifelong_len,
+    lifelong_compression=m.lifelong_compression,
+    lifelong_history=m.lifelong_history,
+  )
   model_config = dataclasses.replace(
-      m, num_items=data.num_items, num_users=max(data.num_users, 1), num_categories=data.num_categories,
-      num_authors=data.num_authors, static_vocab_sizes=tuple(data.static_vocab_sizes),
-      num_feedback=len(FEEDBACK_NAMES), num_sid_levels=table.num_levels, sid_vocab_size=max(table.vocab_sizes))
+    m,
+    num_items=data.num_items,
+    num_users=max(data.num_users, 1),
+    num_categories=data.num_categories,
+    num_authors=data.num_authors,
+    static_vocab_sizes=tuple(data.static_vocab_sizes),
+    num_feedback=len(FEEDBACK_NAMES),
+    num_sid_levels=table.num_levels,
+    sid_vocab_size=max(table.vocab_sizes),
+  )
   model_config.validate()
   return RunData(data, table, builder, model_config, sim, metrics)
 

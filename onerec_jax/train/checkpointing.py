@@ -19,8 +19,8 @@ CONFIG_FILE = "config.json"
 def make_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   """A CheckpointManager under workdir/checkpoints keeping the latest `max_to_keep` steps."""
   return ocp.CheckpointManager(
-      os.path.abspath(os.path.join(workdir, "checkpoints")),
-      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+    os.path.abspath(os.path.join(workdir, "checkpoints")),
+    options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
   )
 
 
@@ -55,13 +55,14 @@ def restore(manager: ocp.CheckpointManager, target, step: int | None = None):
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_storable(target))
   restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   return jax.tree.map(
-      lambda t, r: jax.random.wrap_key_data(r, impl=jax.random.key_impl(t)) if _is_key(t) else r,
-      target, restored)
+    lambda t, r: jax.random.wrap_key_data(r, impl=jax.random.key_impl(t)) if _is_key(t) else r, target, restored
+  )
 
 
 def save_config(config, workdir: str) -> None:
   """Writes the run's ExperimentConfig to workdir/config.json (process 0)."""
   from onerec_jax.config_overrides import to_dict
+
   if jax.process_index() == 0:
     with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
       json.dump(to_dict(config), f, indent=1)
@@ -71,6 +72,7 @@ def load_config(workdir: str):
   """The ExperimentConfig a run in `workdir` was started with."""
   from onerec_jax.config import ExperimentConfig
   from onerec_jax.config_overrides import from_dict
+
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: is {workdir!r} the workdir of a training run?")
@@ -82,6 +84,7 @@ def build_state(task, config):
   """(graphdef, fresh TrainState, optimizer) of a task's model (call inside mesh_context)."""
   from onerec_jax.train.optimizer import make_optimizer
   from onerec_jax.train.train_step import init_state
+
   model = task.build_model()
   tx = make_optimizer(config.train)
   graphdef, state = init_state(model, tx)
@@ -97,6 +100,7 @@ def restore_run(workdir: str, step: int | None = None):
   """
   from onerec_jax.sharding.rules import make_mesh, mesh_context
   from onerec_jax.train.families import make_task
+
   config = load_config(workdir)
   task = make_task(config, workdir)
   mesh = make_mesh(config.train.mesh_shape)

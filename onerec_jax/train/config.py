@@ -32,8 +32,9 @@ class TrainConfig:
       if getattr(self, name) <= 0:
         raise ValueError(f"train.{name} must be positive, got {getattr(self, name)}")
     if self.grad_accum_steps < 1 or self.batch_size % self.grad_accum_steps:
-      raise ValueError(f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1 and divide "
-                       f"train.batch_size={self.batch_size}")
+      raise ValueError(
+        f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1 and divide train.batch_size={self.batch_size}"
+      )
     if self.num_steps < 0:
       raise ValueError(f"train.num_steps must be >= 0, got {self.num_steps}")
     if self.learning_rate <= 0:

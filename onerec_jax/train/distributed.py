@@ -12,11 +12,18 @@ import jax
 from absl import logging
 
 
-def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> None:
+def initialize(
+  coordinator_address: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> None:
   """Joins this process to the others; call before any JAX computation."""
   jax.config.update("jax_cpu_collectives_implementation", "gloo")  # only the CPU backend reads it
-  jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                             process_id=process_id)
-  logging.info("process %d of %d; %d local of %d devices", jax.process_index(), jax.process_count(),
-               jax.local_device_count(), jax.device_count())
+  jax.distributed.initialize(
+    coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
+  )
+  logging.info(
+    "process %d of %d; %d local of %d devices",
+    jax.process_index(),
+    jax.process_count(),
+    jax.local_device_count(),
+    jax.device_count(),
+  )

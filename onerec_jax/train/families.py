@@ -14,26 +14,34 @@ from onerec_jax.train.task import Task
 
 def _onerec(config, workdir):
   from onerec_jax.train.onerec_task import OneRecTask
+
   return OneRecTask(config, workdir)
 
 
 def _sasrec(config, workdir):
   from onerec_jax.train.sasrec_task import SasrecTask
+
   return SasrecTask(config, workdir)
 
 
 def _reward(config, workdir):
   from onerec_jax.train.reward_task import RewardTask
+
   return RewardTask(config, workdir)
 
 
 def _ecpo(config, workdir):
   from onerec_jax.rl.ecpo_task import EcpoTask
+
   return EcpoTask(config, workdir)
 
 
 _FACTORIES: dict[str, Callable[[ExperimentConfig, str | None], Task]] = {
-    "onerec": _onerec, "sasrec": _sasrec, "reward": _reward, "ecpo": _ecpo}
+  "onerec": _onerec,
+  "sasrec": _sasrec,
+  "reward": _reward,
+  "ecpo": _ecpo,
+}
 
 
 def register(name: str, factory: Callable[[ExperimentConfig, str | None], Task]) -> None:

@@ -82,6 +82,11 @@ class OneRecTask:
 
   def summary(self) -> dict:
     mc = self.run.model_config
-    return {"tokenizer": self.run.tokenizer_metrics, "num_items": self.run.data.num_items,
-            "sid_vocab_sizes": list(self.run.sid_table.vocab_sizes), "targets_per_window": mc.targets_per_window,
-            "examples_per_epoch": self.num_examples, "example_unit": self.example_unit}
+    return {
+      "tokenizer": self.run.tokenizer_metrics,
+      "num_items": self.run.data.num_items,
+      "sid_vocab_sizes": list(self.run.sid_table.vocab_sizes),
+      "targets_per_window": mc.targets_per_window,
+      "examples_per_epoch": self.num_examples,
+      "example_unit": self.example_unit,
+    }

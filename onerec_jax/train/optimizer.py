@@ -12,13 +12,17 @@ from onerec_jax.train.config import TrainConfig
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
   """Linear warm-up to the peak, then cosine decay to 10% of it at num_steps."""
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=config.learning_rate, warmup_steps=max(config.warmup_steps, 1),
-      decay_steps=max(config.num_steps, config.warmup_steps + 1), end_value=0.1 * config.learning_rate)
+    init_value=0.0,
+    peak_value=config.learning_rate,
+    warmup_steps=max(config.warmup_steps, 1),
+    decay_steps=max(config.num_steps, config.warmup_steps + 1),
+    end_value=0.1 * config.learning_rate,
+  )
 
 
 # apply_if_finite applies an update anyway after this many consecutive failures; the engine stops the run
 # at train.max_nonfinite_steps long before, so a non-finite update is never applied.
-_NEVER = 2 ** 31 - 1
+_NEVER = 2**31 - 1
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -29,6 +33,7 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
   """
   decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)
   parts = [optax.clip_by_global_norm(config.grad_clip_norm)] if config.grad_clip_norm else []
-  parts.append(optax.adamw(learning_rate_schedule(config), b1=0.9, b2=0.98, weight_decay=config.weight_decay,
-                           mask=decay_mask))
+  parts.append(
+    optax.adamw(learning_rate_schedule(config), b1=0.9, b2=0.98, weight_decay=config.weight_decay, mask=decay_mask)
+  )
   return optax.apply_if_finite(optax.chain(*parts), max_consecutive_errors=_NEVER)

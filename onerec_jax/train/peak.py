@@ -12,8 +12,9 @@ import jax
 import jax.numpy as jnp
 
 
-def measure_matmul_peak(dtype: str = "float32", size: int = 2048, repeats: int = 3,
-                        device: jax.Device | None = None) -> float:
+def measure_matmul_peak(
+  dtype: str = "float32", size: int = 2048, repeats: int = 3, device: jax.Device | None = None
+) -> float:
   """FLOP/s of a jitted [size, size] x [size, size] matmul on one device (best of `repeats`).
 
   bfloat16 inputs accumulate in float32 (preferred_element_type), as the model's matmuls do.
@@ -29,7 +30,7 @@ def measure_matmul_peak(dtype: str = "float32", size: int = 2048, repeats: int =
     t = time.perf_counter()
     matmul(a, b).block_until_ready()
     best = min(best, time.perf_counter() - t)
-  return 2.0 * size ** 3 / best
+  return 2.0 * size**3 / best
 
 
 def mfu(model_flops_per_step: float, steps_per_second: float, peak_per_device: float, num_devices: int) -> float:

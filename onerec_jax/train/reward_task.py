@@ -30,8 +30,9 @@ PRIOR_STRENGTH = 10.0  # item-rate baseline: (positives + 10 * global rate) / (i
 
 def preference_labels(labels: np.ndarray, objectives: tuple[str, ...], config) -> np.ndarray:
   """[..., o] labels -> [...] preference label (see the module docstring)."""
-  positive = config.preference_from or tuple(o for o in objectives if o not in ("is_click", "click")
-                                             and o not in config.negative_objectives)
+  positive = config.preference_from or tuple(
+    o for o in objectives if o not in ("is_click", "click") and o not in config.negative_objectives
+  )
   unknown = [o for o in positive if o not in objectives]
   if unknown:
     raise ValueError(f"reward.preference_from {unknown} are not among the objectives {list(objectives)}")
@@ -50,8 +51,12 @@ def reward_loss(model: RewardModel, batch) -> tuple[jax.Array, dict]:
   per_objective = optax.sigmoid_binary_cross_entropy(logits, batch.labels).mean(axis=0)  # [o]
   fused = optax.sigmoid_binary_cross_entropy(preference, batch.preference).mean()
   loss = per_objective.sum() + fused
-  return loss, {"loss": loss, "preference_bce": fused, "objective_bce": per_objective.mean(),
-                "accuracy": ((preference > 0) == (batch.preference > 0.5)).mean()}
+  return loss, {
+    "loss": loss,
+    "preference_bce": fused,
+    "objective_bce": per_objective.mean(),
+    "accuracy": ((preference > 0) == (batch.preference > 0.5)).mean(),
+  }
 
 
 class RewardTask:
@@ -70,8 +75,13 @@ class RewardTask:
     self.imp = impression_data(loaded, r.objectives)
     data = self.imp.data
     self.model_config = dataclasses.replace(
-        r, num_items=data.num_items, num_users=data.num_users, num_categories=data.num_categories,
-        num_authors=data.num_authors, static_vocab_sizes=tuple(data.static_vocab_sizes))
+      r,
+      num_items=data.num_items,
+      num_users=data.num_users,
+      num_categories=data.num_categories,
+      num_authors=data.num_authors,
+      static_vocab_sizes=tuple(data.static_vocab_sizes),
+    )
     self.preference = preference_labels(self.imp.labels, self.imp.objectives, r)
     self.rows, self.pos = self.imp.positions("train")
     self.num_examples = len(self.rows)
@@ -99,32 +109,42 @@ class RewardTask:
     return loss, metrics, {}
 
   def batch(self, indices):
-    return reward_batch(self.imp, self.rows[indices], self.pos[indices], self.model_config.history_len,
-                        self.preference)
+    return reward_batch(self.imp, self.rows[indices], self.pos[indices], self.model_config.history_len, self.preference)
 
   def train_flops(self, batch_size: int) -> int:
     c, o = self.model_config, len(self.imp.objectives)
     e, d, h, t = c.embed_dim, c.hidden_dim, c.history_len, c.tower_dim
-    per_example = (h * (3 * e + o) * d + 3 * e * d + d * d + 2 * h * d
-                   + (e * (1 + len(c.static_vocab_sizes)) + 4 * d) * d + d * d + o * (d * t + t) + o * t * t + t)
+    per_example = (
+      h * (3 * e + o) * d
+      + 3 * e * d
+      + d * d
+      + 2 * h * d
+      + (e * (1 + len(c.static_vocab_sizes)) + 4 * d) * d
+      + d * d
+      + o * (d * t + t)
+      + o * t * t
+      + t
+    )
     return 3 * 2 * batch_size * per_example
 
   def _scores(self, graphdef, state, split: str):
     if self._score_fn is None:
+
       def score(params, rest, batch):
         model = nnx.merge(graphdef, params, rest)
         model.eval()
         logits, preference = model(batch)
         return jax.nn.sigmoid(logits), jax.nn.sigmoid(preference)
+
       self._score_fn = jax.jit(score, out_shardings=replicated(state.params))
     rows, pos = self.imp.positions(split)
     if self.config.eval.max_users:  # the impressions of the first max_users users of the split
-      keep = np.isin(rows, np.unique(rows)[:self.config.eval.max_users])
+      keep = np.isin(rows, np.unique(rows)[: self.config.eval.max_users])
       rows, pos = rows[keep], pos[keep]
     bs = self.config.eval.batch_size
     objective_scores, preference_scores = [], []
     for start in range(0, len(rows), bs):
-      r, p = rows[start:start + bs], pos[start:start + bs]
+      r, p = rows[start : start + bs], pos[start : start + bs]
       n = len(r)
       if n < bs:  # one shape: one compilation
         r, p = np.pad(r, (0, bs - n), mode="edge"), np.pad(p, (0, bs - n), mode="edge")
@@ -141,9 +161,14 @@ class RewardTask:
     items = self.imp.data.items[rows, pos]
     pref_labels = self.preference[rows, pos]
     policies = {"model": (scores, preference), "item_rate": (self.item_rate[items], self.item_preference[items])}
-    out = {"split": split, "num_users": int(len(np.unique(rows))), "num_impressions": int(len(rows)),
-           "split_rule": self.imp.split_rule, "objectives": list(self.imp.objectives),
-           "positive_rate": {o: float(labels[:, j].mean()) for j, o in enumerate(self.imp.objectives)}}
+    out = {
+      "split": split,
+      "num_users": int(len(np.unique(rows))),
+      "num_impressions": int(len(rows)),
+      "split_rule": self.imp.split_rule,
+      "objectives": list(self.imp.objectives),
+      "positive_rate": {o: float(labels[:, j].mean()) for j, o in enumerate(self.imp.objectives)},
+    }
     out["positive_rate"]["preference"] = float(pref_labels.mean())
     for name, (s, f) in policies.items():
       metrics = {}
@@ -158,6 +183,10 @@ class RewardTask:
     return out
 
   def summary(self) -> dict:
-    return {"objectives": list(self.imp.objectives), "split_rule": self.imp.split_rule,
-            "train_impressions": self.num_examples, "num_items": self.imp.data.num_items,
-            "example_unit": self.example_unit}
+    return {
+      "objectives": list(self.imp.objectives),
+      "split_rule": self.imp.split_rule,
+      "train_impressions": self.num_examples,
+      "num_items": self.imp.data.num_items,
+      "example_unit": self.example_unit,
+    }

@@ -27,8 +27,9 @@ from onerec_jax.models.sasrec import SASRec
 from onerec_jax.sharding.rules import replicated
 
 
-def sasrec_loss(model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: int, num_negatives: int,
-                negatives_per: str) -> tuple[jax.Array, dict]:
+def sasrec_loss(
+  model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: int, num_negatives: int, negatives_per: str
+) -> tuple[jax.Array, dict]:
   """Sampled-softmax loss of a window batch (inputs, targets [b, t] int32, mask [b, t] bool).
 
   `key` gives the negatives (fold 0) and the dropout masks (fold 1).
@@ -42,8 +43,9 @@ def sasrec_loss(model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: in
     negative_vectors = model.item_vectors(jnp.arange(num_items))[negatives]
   else:
     negative_vectors = model.item_vectors(negatives)
-  return sampled_softmax_loss(queries, model.item_vectors(batch.targets), batch.targets, negative_vectors,
-                              negatives, batch.mask)
+  return sampled_softmax_loss(
+    queries, model.item_vectors(batch.targets), batch.targets, negative_vectors, negatives, batch.mask
+  )
 
 
 def make_score_fn(graphdef, out_sharding=None):
@@ -90,8 +92,11 @@ class SasrecTask:
 
   def batch(self, indices):
     s = self.model_config
-    return SasrecBatch(**windows.gather_windows(self.data, self.rows[indices], self.ends[indices], s.max_len,
-                                                self.stride, self.config.data.min_history))
+    return SasrecBatch(
+      **windows.gather_windows(
+        self.data, self.rows[indices], self.ends[indices], s.max_len, self.stride, self.config.data.min_history
+      )
+    )
 
   def evaluate(self, graphdef, state, split: str) -> dict:
     e = self.config.eval
@@ -106,14 +111,22 @@ class SasrecTask:
       ranks.append(target_ranks(scores, batch["targets"][:n], exclude))
       popular_ranks.append(target_ranks(np.tile(popularity, (n, 1)), batch["targets"][:n], exclude))
     ranks = np.concatenate(ranks)
-    return {"split": split, "protocol": e.protocol, "exclude": e.exclude, "num_users": int(len(ranks)),
-            "model": metrics_from_ranks(ranks, e.ks),
-            "popularity": metrics_from_ranks(np.concatenate(popular_ranks), e.ks)}
+    return {
+      "split": split,
+      "protocol": e.protocol,
+      "exclude": e.exclude,
+      "num_users": int(len(ranks)),
+      "model": metrics_from_ranks(ranks, e.ks),
+      "popularity": metrics_from_ranks(np.concatenate(popular_ranks), e.ks),
+    }
 
   def train_flops(self, batch_size: int) -> int:
     s = self.model_config
     return flops.train_flops(flops.sasrec_forward_flops(s, batch_size, 1 + s.num_negatives))
 
   def summary(self) -> dict:
-    return {"num_items": self.data.num_items, "examples_per_epoch": self.num_examples,
-            "example_unit": self.example_unit}
+    return {
+      "num_items": self.data.num_items,
+      "examples_per_epoch": self.num_examples,
+      "example_unit": self.example_unit,
+    }

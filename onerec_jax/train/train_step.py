@@ -38,8 +38,9 @@ def init_state(model: nnx.Module, tx: optax.GradientTransformation) -> tuple[Any
   return graphdef, TrainState(jnp.zeros((), jnp.int32), params, rest, tx.init(params))
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, router_bias_step: float = 0.0,
-                    accum_steps: int = 1):
+def make_train_step(
+  graphdef, tx: optax.GradientTransformation, loss_fn, *, router_bias_step: float = 0.0, accum_steps: int = 1
+):
   """Returns train_step(state, batch) -> (state, metrics), not yet jitted; the same step for every family.
 
   Args:
@@ -88,8 +89,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, loss_fn, *, rout
       return (params, rest, jax.tree.map(jnp.add, total, grads)), (loss, metrics, aux)
 
     zeros = jax.tree.map(jnp.zeros_like, state.params)
-    (_, rest, total), (losses, metrics, aux) = jax.lax.scan(body, (state.params, state.rest, zeros),
-                                                            jax.tree.map(split, batch))
+    (_, rest, total), (losses, metrics, aux) = jax.lax.scan(
+      body, (state.params, state.rest, zeros), jax.tree.map(split, batch)
+    )
     mean = lambda tree: jax.tree.map(lambda x: x.mean(axis=0), tree)
     return losses.mean(), mean(metrics), mean(aux), jax.tree.map(lambda g: g / k, total), rest
 

@@ -51,6 +51,7 @@ class _Summaries:
     self.writer = None
     if jax.process_index() == 0:
       from tensorboardX import SummaryWriter
+
       self.writer = SummaryWriter(logdir)
 
   def scalars(self, step: int, values: dict) -> None:
@@ -64,8 +65,9 @@ class _Summaries:
       self.writer.close()
 
 
-def evaluate_workdir(workdir: str, experiment: str | None = None, overrides=(), step: int | None = None,
-                     out: str | None = None) -> dict:
+def evaluate_workdir(
+  workdir: str, experiment: str | None = None, overrides=(), step: int | None = None, out: str | None = None
+) -> dict:
   """Evaluates a run's checkpoint (latest by default) on eval.split; writes `out` (default
   workdir/metrics.json)."""
   config, task, graphdef, state, mesh = restore_run(workdir, step)
@@ -117,8 +119,13 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   with mesh_context(mesh, tc.sharding_rules):
     graphdef, state, tx = build_state(task, config)
     counts = count_parameters(state.params, *task.experts)
-    logging.info("parameters: %d (%.2fM); non-embedding %d, activated non-embedding %d", counts["total"],
-                 counts["total"] / 1e6, counts["non_embedding"], counts["activated_non_embedding"])
+    logging.info(
+      "parameters: %d (%.2fM); non-embedding %d, activated non-embedding %d",
+      counts["total"],
+      counts["total"] / 1e6,
+      counts["non_embedding"],
+      counts["activated_non_embedding"],
+    )
     manager = checkpointing.make_manager(workdir, tc.max_checkpoints)
     if manager.latest_step() is not None:
       state = checkpointing.restore(manager, state)
@@ -127,10 +134,10 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     if hasattr(task, "make_train_step"):  # a family with its own step (ECPO: rollouts, several updates)
       step = task.make_train_step(graphdef, tx)
     else:
-      step = make_train_step(graphdef, tx, task.loss, router_bias_step=task.router_bias_step,
-                             accum_steps=tc.grad_accum_steps)
-    step_fn = jax.jit(step,
-                      out_shardings=(state_shardings, None), donate_argnums=(0,))
+      step = make_train_step(
+        graphdef, tx, task.loss, router_bias_step=task.router_bias_step, accum_steps=tc.grad_accum_steps
+      )
+    step_fn = jax.jit(step, out_shardings=(state_shardings, None), donate_argnums=(0,))
     dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
     per_epoch = pipeline.steps_per_epoch(task.num_examples, tc.batch_size)
     summaries = _Summaries(os.path.join(workdir, "tensorboard"))
@@ -141,18 +148,33 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
 
     def run_eval(step: int) -> None:
       t = time.time()
-      entry = {"step": step, "valid": task.evaluate(graphdef, state, "valid"),
-               "test": task.evaluate(graphdef, state, "test"), "seconds": 0.0}
+      entry = {
+        "step": step,
+        "valid": task.evaluate(graphdef, state, "valid"),
+        "test": task.evaluate(graphdef, state, "test"),
+        "seconds": 0.0,
+      }
       entry["seconds"] = time.time() - t
       history.append(entry)
-      logging.info("eval step %d (%.0fs): valid %s | test %s", step, entry["seconds"],
-                   _fmt(entry["valid"]["model"]), _fmt(entry["test"]["model"]))
+      logging.info(
+        "eval step %d (%.0fs): valid %s | test %s",
+        step,
+        entry["seconds"],
+        _fmt(entry["valid"]["model"]),
+        _fmt(entry["test"]["model"]),
+      )
       for split in ("valid", "test"):
         summaries.scalars(step, {f"{split}/{k}": v for k, v in entry[split]["model"].items()})
       _write_json(history_path, history)
 
-    logging.info("training steps %d..%d on %d %s (%.1f epochs)", first, tc.num_steps, task.num_examples,
-                 task.example_unit, tc.num_steps / max(per_epoch, 1))
+    logging.info(
+      "training steps %d..%d on %d %s (%.1f epochs)",
+      first,
+      tc.num_steps,
+      task.num_examples,
+      task.example_unit,
+      tc.num_steps / max(per_epoch, 1),
+    )
     iterator = pipeline.train_iterator(dataset, first, tc.prefetch)
     t0 = time.time()
     last_time, last_step, train_seconds = t0, first, 0.0
@@ -160,17 +182,26 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     model_flops = float(task.train_flops(tc.batch_size))
     peak = measure_matmul_peak(task.compute_dtype, tc.peak_matmul_size) if tc.peak_matmul_size else 0.0
     if peak:
-      logging.info("matmul peak %.1f GFLOP/s per device (%s, [%d]^2, measured now); %d devices", peak / 1e9,
-                   task.compute_dtype, tc.peak_matmul_size, jax.device_count())
+      logging.info(
+        "matmul peak %.1f GFLOP/s per device (%s, [%d]^2, measured now); %d devices",
+        peak / 1e9,
+        task.compute_dtype,
+        tc.peak_matmul_size,
+        jax.device_count(),
+      )
     try:
       for step in range(first, tc.num_steps):
         batch = shard_batch(next(iterator), mesh)
         if compiled is None:  # compiled once, ahead of the first step, for XLA's FLOP count
           compiled = step_fn.lower(state, batch).compile()
           flops_per_step = xla_flops(compiled)
-          logging.info("train step compiled: %.4g model FLOP per step (analytic matmuls), %.4g by XLA's cost "
-                       "analysis (XLA / analytic = %.2f)", model_flops, flops_per_step,
-                       flops_per_step / max(model_flops, 1.0))
+          logging.info(
+            "train step compiled: %.4g model FLOP per step (analytic matmuls), %.4g by XLA's cost "
+            "analysis (XLA / analytic = %.2f)",
+            model_flops,
+            flops_per_step,
+            flops_per_step / max(model_flops, 1.0),
+          )
         state, metrics = compiled(state, batch)
         done = step + 1
         if done % tc.log_every == 0 or done == tc.num_steps:
@@ -178,28 +209,42 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
           now = time.time()
           steps_per_s = (done - last_step) / max(now - last_time, 1e-9)
           eta = (tc.num_steps - done) / max(steps_per_s, 1e-9)
-          values.update(steps_per_second=steps_per_s, examples_per_second=steps_per_s * tc.batch_size,
-                        learning_rate=float(learning_rate_schedule(tc)(done)))
+          values.update(
+            steps_per_second=steps_per_s,
+            examples_per_second=steps_per_s * tc.batch_size,
+            learning_rate=float(learning_rate_schedule(tc)(done)),
+          )
           accuracy = values.get("item_accuracy", values.get("accuracy", float("nan")))
           values["gflops_per_second"] = model_flops * steps_per_s / 1e9
           if peak:
             values["mfu"] = mfu(model_flops, steps_per_s, peak, jax.device_count())
-          logging.info("step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s %.3g GFLOP/s MFU %s | ETA %s",
-                       done, tc.num_steps, values["loss"], accuracy, steps_per_s, values["examples_per_second"],
-                       task.example_unit.split(" ")[0], values["gflops_per_second"],
-                       f"{values['mfu']:.1%}" if peak else "-", _hms(eta))
+          logging.info(
+            "step %d/%d loss %.4f acc %.3f | %.2f steps/s %.0f %s/s %.3g GFLOP/s MFU %s | ETA %s",
+            done,
+            tc.num_steps,
+            values["loss"],
+            accuracy,
+            steps_per_s,
+            values["examples_per_second"],
+            task.example_unit.split(" ")[0],
+            values["gflops_per_second"],
+            f"{values['mfu']:.1%}" if peak else "-",
+            _hms(eta),
+          )
           summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
           last_time, last_step = now, done
           nonfinite_total = int(values.get("nonfinite_total", 0))
           if values.get("nonfinite_consecutive", 0) >= tc.max_nonfinite_steps:
             raise FloatingPointError(
-                f"{int(values['nonfinite_consecutive'])} consecutive steps up to step {done} had a non-finite loss "
-                f"or gradient and were skipped (train.max_nonfinite_steps={tc.max_nonfinite_steps}; "
-                f"{nonfinite_total} in all); the parameters are those of the last finite step. Lower "
-                "train.learning_rate, check the data, or raise the limit.")
+              f"{int(values['nonfinite_consecutive'])} consecutive steps up to step {done} had a non-finite loss "
+              f"or gradient and were skipped (train.max_nonfinite_steps={tc.max_nonfinite_steps}; "
+              f"{nonfinite_total} in all); the parameters are those of the last finite step. Lower "
+              "train.learning_rate, check the data, or raise the limit."
+            )
           if values.get("nonfinite_consecutive", 0):
-            logging.warning("%d consecutive non-finite steps skipped (%d in all)", values["nonfinite_consecutive"],
-                            nonfinite_total)
+            logging.warning(
+              "%d consecutive non-finite steps skipped (%d in all)", values["nonfinite_consecutive"], nonfinite_total
+            )
         if done % tc.checkpoint_every == 0 or done == tc.num_steps:
           checkpointing.save(manager, done, state)
         if ec.eval_every and (done % ec.eval_every == 0 or done == tc.num_steps):
@@ -218,16 +263,29 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
         run_eval(int(state.step))
       results = dict(history[-1][ec.split])
       chosen = select(history, ec.select_metric)
-      results["selected"] = {"metric": ec.select_metric or "last", "step": chosen["step"],
-                             "valid": chosen["valid"]["model"], "test": chosen["test"]["model"]}
+      results["selected"] = {
+        "metric": ec.select_metric or "last",
+        "step": chosen["step"],
+        "valid": chosen["valid"]["model"],
+        "test": chosen["test"]["model"],
+      }
     else:
       results = task.evaluate(graphdef, state, ec.split)
-  results["train"] = {"family": config.family, "steps": tc.num_steps, "resumed_from": first,
-                      "seconds_this_run": train_seconds, "parameters": counts["total"],
-                      "parameter_counts": counts, "batch_size": tc.batch_size,
-                      "xla_flops_per_step": flops_per_step, "model_flops_per_step": model_flops,
-                      "matmul_peak_flops_per_device": peak, "nonfinite_steps_skipped": nonfinite_total,
-                      "epochs": tc.num_steps / max(per_epoch, 1), **task.summary()}
+  results["train"] = {
+    "family": config.family,
+    "steps": tc.num_steps,
+    "resumed_from": first,
+    "seconds_this_run": train_seconds,
+    "parameters": counts["total"],
+    "parameter_counts": counts,
+    "batch_size": tc.batch_size,
+    "xla_flops_per_step": flops_per_step,
+    "model_flops_per_step": model_flops,
+    "matmul_peak_flops_per_device": peak,
+    "nonfinite_steps_skipped": nonfinite_total,
+    "epochs": tc.num_steps / max(per_epoch, 1),
+    **task.summary(),
+  }
   summaries.scalars(tc.num_steps, {f"eval/{k}": v for k, v in results["model"].items()})
   summaries.close()
   _write_json(os.path.join(workdir, METRICS_FILE), results)

@@ -20,15 +20,27 @@ from onerec_jax.input.tfds_source import load_tfds_sequences
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "original")
 SHARED_FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "shared")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIELDS = ("items", "lengths", "feedback", "positive", "user_ids", "user_static", "item_category",
-          "item_author", "item_content")
+FIELDS = (
+  "items",
+  "lengths",
+  "feedback",
+  "positive",
+  "user_ids",
+  "user_static",
+  "item_category",
+  "item_author",
+  "item_content",
+)
 
 
 def _assert_same(back, want):
   for field in FIELDS:
     np.testing.assert_array_equal(getattr(back, field), getattr(want, field), err_msg=field)
   assert (back.num_categories, back.num_authors, back.static_vocab_sizes) == (
-      want.num_categories, want.num_authors, want.static_vocab_sizes)
+    want.num_categories,
+    want.num_authors,
+    want.static_vocab_sizes,
+  )
 
 
 def test_ml100k_round_trip(tmp_path):
@@ -44,8 +56,11 @@ def test_ml100k_round_trip(tmp_path):
 
 
 def test_missing_tfds_dir_names_the_folder_and_the_command(tmp_path):
-  with pytest.raises(FileNotFoundError, match=r"no prepared TFDS dataset at .*ml1m/sequences/1\.0\.0.*"
-                                              r"python -m data.tfds_builders --dataset=ml1m"):
+  with pytest.raises(
+    FileNotFoundError,
+    match=r"no prepared TFDS dataset at .*ml1m/sequences/1\.0\.0.*"
+    r"python -m data.tfds_builders --dataset=ml1m",
+  ):
     load_sequences(DataConfig(dataset="ml1m", tfds_dir=str(tmp_path)))
 
 
@@ -65,6 +80,7 @@ def test_shared_ml100k_through_tfds_equals_plain_loader(tmp_path):
 
 def test_every_real_dataset_has_a_builder_module():
   import importlib
+
   for name in ("ml1m", "ml100k", "amazon_beauty", "kuairand_pure"):
     module = importlib.import_module(f"data.{name}.{name}_dataset_builder")
     assert module.Builder.DATASET == name

@@ -1,6 +1,5 @@
 """Constrained beam search against brute-force enumeration of every valid semantic ID."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,8 +31,14 @@ def test_beam_search_matches_brute_force_when_beams_cover_everything(num_beams):
   trie = PrefixTrie.build(sids, v)
   tables = [jnp.asarray(rng.normal(size=(97, v)) * 2, jnp.float32) for _ in range(l)]
   logits_fn = _fixed_logits(tables)
-  out = beam_search(jax.jit(logits_fn), batch_size=1, num_beams=num_beams, num_levels=l,
-                    trie_children=jnp.asarray(trie.children), trie_leaf_item=jnp.asarray(trie.leaf_item))
+  out = beam_search(
+    jax.jit(logits_fn),
+    batch_size=1,
+    num_beams=num_beams,
+    num_levels=l,
+    trie_children=jnp.asarray(trie.children),
+    trie_leaf_item=jnp.asarray(trie.leaf_item),
+  )
   # Brute force: score of every valid sid = sum of log-softmax along it.
   scores = []
   for sid in sids:
@@ -67,8 +72,14 @@ def _node_of(trie, sid):
 def test_fewer_valid_ids_than_beams_leaves_empty_beams():
   sids = np.array([[0, 1], [1, 0]], np.int32)
   trie = PrefixTrie.build(sids, 2)
-  out = beam_search(lambda p: jnp.zeros((p.shape[0], 2)), batch_size=2, num_beams=3, num_levels=2,
-                    trie_children=jnp.asarray(trie.children), trie_leaf_item=jnp.asarray(trie.leaf_item))
+  out = beam_search(
+    lambda p: jnp.zeros((p.shape[0], 2)),
+    batch_size=2,
+    num_beams=3,
+    num_levels=2,
+    trie_children=jnp.asarray(trie.children),
+    trie_leaf_item=jnp.asarray(trie.leaf_item),
+  )
   items = np.asarray(out.items)
   assert sorted(items[0, :2].tolist()) == [0, 1]
   assert items[0, 2] == -1 and float(out.scores[0, 2]) <= NEG_INF / 2

@@ -1,6 +1,5 @@
 """Cached generation against the uncached reference on a tiny random OneRec; decode_step vs decode."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,10 +18,23 @@ B, V, L, ITEMS = 3, 8, 3, 50
 
 
 def _config(**kw):
-  return model_config("tiny", num_items=ITEMS, num_users=20, num_categories=4, num_authors=6,
-                      static_vocab_sizes=(3, 2), num_feedback=2, num_sid_levels=L, sid_vocab_size=V,
-                      short_len=4, positive_len=3, lifelong_len=6, lifelong_queries=2, num_decoder_layers=2,
-                      **kw)
+  return model_config(
+    "tiny",
+    num_items=ITEMS,
+    num_users=20,
+    num_categories=4,
+    num_authors=6,
+    static_vocab_sizes=(3, 2),
+    num_feedback=2,
+    num_sid_levels=L,
+    sid_vocab_size=V,
+    short_len=4,
+    positive_len=3,
+    lifelong_len=6,
+    lifelong_queries=2,
+    num_decoder_layers=2,
+    **kw,
+  )
 
 
 def _batch(rng, cfg, b=B):
@@ -32,10 +44,13 @@ def _batch(rng, cfg, b=B):
   for name, n in (("short", cfg.short_len), ("positive", cfg.positive_len), ("lifelong", cfg.lifelong_len)):
     items = rng.integers(0, ITEMS, (b, n)).astype(np.int32)
     items[0, :2] = -1  # padding in the first row
-    pathways[name] = Pathway(items=items, sids=rng.integers(0, V, (b, n, L)).astype(np.int32),
-                             category=rng.integers(0, 4, (b, n)).astype(np.int32),
-                             author=rng.integers(0, 6, (b, n)).astype(np.int32),
-                             feedback=rng.random((b, n, 2)).astype(np.float32))
+    pathways[name] = Pathway(
+      items=items,
+      sids=rng.integers(0, V, (b, n, L)).astype(np.int32),
+      category=rng.integers(0, 4, (b, n)).astype(np.int32),
+      author=rng.integers(0, 6, (b, n)).astype(np.int32),
+      feedback=rng.random((b, n, 2)).astype(np.float32),
+    )
   return OneRecBatch(user_id=user_id, static=static, **pathways)
 
 
@@ -63,8 +78,11 @@ def _generate_fn(model, children, leaf, num_beams, use_cache):
   """jit(generate) for this model, compiled once per setting (compiling dominates on 2 cores)."""
   key = (id(model), num_beams, use_cache)
   if key not in _JITTED:
-    _JITTED[key] = jax.jit(lambda batch: generate(model, batch, num_beams=num_beams, trie_children=children,
-                                                  trie_leaf_item=leaf, use_cache=use_cache))
+    _JITTED[key] = jax.jit(
+      lambda batch: generate(
+        model, batch, num_beams=num_beams, trie_children=children, trie_leaf_item=leaf, use_cache=use_cache
+      )
+    )
   return _JITTED[key]
 
 
@@ -90,10 +108,10 @@ def test_decode_step_equals_teacher_forced_decode(setup):
     static, traced = [], []
     cache_s = cache_t = model.init_decode_cache(rows)
     for j in range(L):
-      logits, cache_s = model.decode_step(tokens[:, j:j + 1], j, cache_s, cross_kv, seg)
+      logits, cache_s = model.decode_step(tokens[:, j : j + 1], j, cache_s, cross_kv, seg)
       static.append(logits)
       # A traced position (as under a scan over levels) must work as well as a Python int.
-      logits, cache_t = model.decode_step(tokens[:, j:j + 1], positions[j], cache_t, cross_kv, seg)
+      logits, cache_t = model.decode_step(tokens[:, j : j + 1], positions[j], cache_t, cross_kv, seg)
       traced.append(logits)
     return full, jnp.stack(static, 1), jnp.stack(traced, 1), cache_s
 
@@ -140,8 +158,16 @@ def test_unreordered_cache_changes_the_beams(setup):
     def step_fn(prefix, cache):
       return model.decode_step(decoder_inputs(prefix, V)[:, -1:], prefix.shape[1], cache, cross_kv, seg)
 
-    return beam_search_cached(step_fn, model.init_decode_cache(B * w), reorder=lambda c, rows: c, batch_size=B,
-                              num_beams=w, num_levels=L, trie_children=children, trie_leaf_item=leaf)
+    return beam_search_cached(
+      step_fn,
+      model.init_decode_cache(B * w),
+      reorder=lambda c, rows: c,
+      batch_size=B,
+      num_beams=w,
+      num_levels=L,
+      trie_children=children,
+      trie_leaf_item=leaf,
+    )
 
   wrong = unreordered(batch)
   right = _generate_fn(model, children, leaf, w, True)(batch)

@@ -1,13 +1,19 @@
 """Beam output hygiene (legal rate, de-duplicated ranked items) and the cached search on a toy cache."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from onerec_jax.decoding.beam_search import (NEG_INF, BeamResult, assert_legal, beam_search, beam_search_cached,
-                                             legal_rate, ranked_items)
+from onerec_jax.decoding.beam_search import (
+  NEG_INF,
+  BeamResult,
+  assert_legal,
+  beam_search,
+  beam_search_cached,
+  legal_rate,
+  ranked_items,
+)
 from onerec_jax.tokenizer.prefix_trie import PrefixTrie
 
 
@@ -19,8 +25,9 @@ def _result(items, scores, sids=None):
 
 
 def test_ranked_items_dedupes_keeping_the_best_and_pads():
-  res = _result([[3, 1, 3, 2, -1], [4, 4, 4, 4, 4]],
-                [[-0.1, -0.5, -0.7, -0.9, NEG_INF], [-1.0, -2.0, -3.0, -4.0, -5.0]])
+  res = _result(
+    [[3, 1, 3, 2, -1], [4, 4, 4, 4, 4]], [[-0.1, -0.5, -0.7, -0.9, NEG_INF], [-1.0, -2.0, -3.0, -4.0, -5.0]]
+  )
   items, scores = ranked_items(res, 4)
   np.testing.assert_array_equal(items, [[3, 1, 2, -1], [4, -1, -1, -1]])
   np.testing.assert_allclose(scores, [[-0.1, -0.5, -0.9, NEG_INF], [-1.0, NEG_INF, NEG_INF, NEG_INF]])
@@ -79,8 +86,13 @@ def test_cached_search_equals_prefix_search_on_a_toy_cache():
       h = h * 7 + prefix[:, -1] + 1  # reads only the newest code
     return tables[prefix.shape[1]][h % 97], h
 
-  search = dict(batch_size=b, num_beams=w, num_levels=l, trie_children=jnp.asarray(trie.children),
-                trie_leaf_item=jnp.asarray(trie.leaf_item))
+  search = dict(
+    batch_size=b,
+    num_beams=w,
+    num_levels=l,
+    trie_children=jnp.asarray(trie.children),
+    trie_leaf_item=jnp.asarray(trie.leaf_item),
+  )
   want = beam_search(logits_fn, **search)
   got = jax.jit(lambda: beam_search_cached(step_fn, request, **search))()
   np.testing.assert_array_equal(got.sids, want.sids)

@@ -42,5 +42,6 @@ def test_dedupe_excludes_history_and_fills_k_from_further_down():
 
 def test_ranking_metrics_keys():
   m = ranking_metrics(np.array([[1, 2]]), np.array([2]), ks=(1, 2))
-  assert m == pytest.approx({"recall@1": 0.0, "hr@1": 0.0, "ndcg@1": 0.0, "recall@2": 1.0, "hr@2": 1.0,
-                             "ndcg@2": 1 / np.log2(3), "mrr@2": 0.5})
+  assert m == pytest.approx(
+    {"recall@1": 0.0, "hr@1": 0.0, "ndcg@1": 0.0, "recall@2": 1.0, "hr@2": 1.0, "ndcg@2": 1 / np.log2(3), "mrr@2": 0.5}
+  )

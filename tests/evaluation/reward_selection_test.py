@@ -20,13 +20,16 @@ def test_evaluator_reranks_beam_candidates_by_the_reward_model(tmp_path):
   sft.train.num_steps = 10
   train_and_evaluate(sft, str(tmp_path / "sft"))
   train_and_evaluate(registry.get("reward_synthetic_tiny"), str(tmp_path / "reward"))
-  results = evaluate_workdir(str(tmp_path / "sft"), overrides=[f"eval.select_by={tmp_path / 'reward'}",
-                                                                "eval.select_candidates=30"],
-                             out=str(tmp_path / "selected.json"))
+  results = evaluate_workdir(
+    str(tmp_path / "sft"),
+    overrides=[f"eval.select_by={tmp_path / 'reward'}", "eval.select_candidates=30"],
+    out=str(tmp_path / "selected.json"),
+  )
   assert results["selection"]["candidates"] == 30 and results["legal_rate"] == 1.0
   assert set(results["beam_order"]) == set(results["model"])
   truth = results["ground_truth_engagement@10"]
   assert "beam_order" in truth and truth["model"] != truth["beam_order"]  # a different top 10 was shown
   with pytest.raises(ValueError, match="not a reward-model"):
-    evaluate_workdir(str(tmp_path / "sft"), overrides=[f"eval.select_by={tmp_path / 'sft'}"],
-                     out=str(tmp_path / "bad.json"))
+    evaluate_workdir(
+      str(tmp_path / "sft"), overrides=[f"eval.select_by={tmp_path / 'sft'}"], out=str(tmp_path / "bad.json")
+    )

@@ -40,10 +40,13 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_aot_compile_on_simulated_devices_reports_memory():
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu",
-             PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-  proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=root, capture_output=True, text=True,
-                        timeout=900)
+  env = dict(
+    os.environ,
+    XLA_FLAGS="--xla_force_host_platform_device_count=8",
+    JAX_PLATFORMS="cpu",
+    PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+  )
+  proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=root, capture_output=True, text=True, timeout=900)
   assert proc.returncode == 0, proc.stderr[-3000:]
   result = json.loads(proc.stdout.split("RESULT", 1)[1])
   assert result["mesh"] == {"data": 1, "fsdp": 4, "expert": 2, "tensor": 1}

@@ -4,8 +4,10 @@ from experiments.benchmarks import input_pipeline_bench
 
 
 def test_quick_mode_every_family_and_a_variant():
-  runs = [input_pipeline_bench.bench(e, "", steps=1) for e in
-          ("sasrec_tiny", "quickstart_tiny", "quickstart_tiny:model.targets_per_window=3")]
+  runs = [
+    input_pipeline_bench.bench(e, "", steps=1)
+    for e in ("sasrec_tiny", "quickstart_tiny", "quickstart_tiny:model.targets_per_window=3")
+  ]
   assert [r["family"] for r in runs] == ["sasrec", "onerec", "onerec"]
   for r in runs:
     assert r["train_step"]["seconds_per_step"] > 0 and r["targets_per_batch"] > 0

@@ -19,9 +19,16 @@ def _with_data_fields(config):
   sim, tok = config.data.simulator, config.tokenizer
   levels = tok.num_levels + (1 if tok.dedup == "extra_token" else 0)
   return dataclasses.replace(
-      config.model, num_items=sim.num_items, num_users=sim.num_users, num_categories=sim.num_categories,
-      num_authors=sim.num_authors, static_vocab_sizes=(7, 2, 4), num_feedback=len(FEEDBACK_NAMES),
-      num_sid_levels=levels, sid_vocab_size=tok.codebook_size)
+    config.model,
+    num_items=sim.num_items,
+    num_users=sim.num_users,
+    num_categories=sim.num_categories,
+    num_authors=sim.num_authors,
+    static_vocab_sizes=(7, 2, 4),
+    num_feedback=len(FEEDBACK_NAMES),
+    num_sid_levels=levels,
+    sid_vocab_size=tok.codebook_size,
+  )
 
 
 def _abstract_model(config):
@@ -32,9 +39,15 @@ def _abstract_model(config):
       return nnx.eval_shape(lambda: SASRec(model_config, rngs=nnx.Rngs(0)))
   if config.family == "reward":
     from onerec_jax.models.reward import RewardModel
+
     sim = config.data.simulator
-    reward_config = dataclasses.replace(config.reward, num_items=sim.num_items, num_users=sim.num_users,
-                                        num_categories=sim.num_categories, num_authors=sim.num_authors)
+    reward_config = dataclasses.replace(
+      config.reward,
+      num_items=sim.num_items,
+      num_users=sim.num_users,
+      num_categories=sim.num_categories,
+      num_authors=sim.num_authors,
+    )
     with mesh_context(make_mesh(), config.train.sharding_rules):
       return nnx.eval_shape(lambda: RewardModel(reward_config, 7, rngs=nnx.Rngs(0)))
   model_config = _with_data_fields(config)
@@ -60,7 +73,7 @@ def test_every_family_has_a_tiny_sibling():
   assert "quickstart_tiny" in names
   families = {n for n in names if not n.endswith("_tiny")}
   for family in families:
-    assert any(family.startswith(t[:-len("_tiny")]) for t in names if t.endswith("_tiny")), family
+    assert any(family.startswith(t[: -len("_tiny")]) for t in names if t.endswith("_tiny")), family
 
 
 def test_unknown_experiment_names_nearest():
@@ -69,22 +82,32 @@ def test_unknown_experiment_names_nearest():
 
 
 def test_overrides_are_typed_and_round_trip():
-  config = registry.build_config("quickstart_tiny", ["--config.train.num_steps=7", "--config.eval.ks=(1,3)",
-                                            "--config.model.dtype=bfloat16", "--config.data.simulator.seed=5"],
-                        data_dir="/nowhere")
+  config = registry.build_config(
+    "quickstart_tiny",
+    [
+      "--config.train.num_steps=7",
+      "--config.eval.ks=(1,3)",
+      "--config.model.dtype=bfloat16",
+      "--config.data.simulator.seed=5",
+    ],
+    data_dir="/nowhere",
+  )
   assert config.train.num_steps == 7 and config.eval.ks == (1, 3) and config.model.dtype == "bfloat16"
   assert config.data.simulator.seed == 5 and config.data.data_dir == "/nowhere"
   assert from_dict(type(config), to_dict(config)) == config
 
 
-@pytest.mark.parametrize("override, message", [
+@pytest.mark.parametrize(
+  "override, message",
+  [
     ("train.num_step=3", "Did you mean: train.num_steps"),
     ("train.num_steps=three", "expected int"),
     ("model.dtype=float16", "model.dtype must be float32 or bfloat16"),
     ("train.batch_size=0", "train.batch_size must be positive"),
     ("eval.num_beams=3", "eval.num_beams=3 must be >= max"),
     ("model", "must look like"),
-])
+  ],
+)
 def test_bad_overrides_fail_clearly(override, message):
   with pytest.raises(ValueError, match=message):
     config = registry.get("quickstart_tiny")

@@ -28,9 +28,13 @@ json.dump({"model": {"recall@10": 0.25 if mode != "fail_once" else 0.5},
 
 
 def _sweep():
-  return registry.Sweep(experiment="quickstart_tiny", name="test_sweep", metrics=("recall@10",),
-                        base=("train.num_steps=10",),
-                        runs={"ok": (), "flaky": ("train.seed=1",), "broken": ("train.seed=2",)})
+  return registry.Sweep(
+    experiment="quickstart_tiny",
+    name="test_sweep",
+    metrics=("recall@10",),
+    base=("train.num_steps=10",),
+    runs={"ok": (), "flaky": ("train.seed=1",), "broken": ("train.seed=2",)},
+  )
 
 
 @pytest.fixture
@@ -103,9 +107,14 @@ def test_registered_sweeps_validate():
 @pytest.mark.slow
 def test_real_runs_train_and_a_beam_row_reevaluates(tmp_path):
   """End to end through experiments.train and experiments.evaluate (subprocesses, the tiny quickstart)."""
-  sweep = registry.Sweep(experiment="quickstart_tiny", name="e2e", metrics=("recall@10",),
-                         base=("train.num_steps=3", "train.log_every=1", "eval.max_users=50"),
-                         runs={"base": (), "beam_30": ("eval.num_beams=30",)}, evaluate_from={"beam_30": "base"})
+  sweep = registry.Sweep(
+    experiment="quickstart_tiny",
+    name="e2e",
+    metrics=("recall@10",),
+    base=("train.num_steps=3", "train.log_every=1", "eval.max_users=50"),
+    runs={"base": (), "beam_30": ("eval.num_beams=30",)},
+    evaluate_from={"beam_30": "base"},
+  )
   workdir = str(tmp_path / "e2e")
   rows = {r["run"]: r for r in sweep_lib.run_sweep(sweep, workdir, poll_seconds=0.2)}
   assert rows["base"]["status"] == "finished", rows["base"]["error"]

@@ -5,9 +5,15 @@ from experiments.benchmarks import train_bench
 
 def test_quick_mode():
   peaks = {"float32": 5e10, "bfloat16": 1e11}
-  runs = [train_bench.bench(e, dtype, "", steps=1, repeats=2, peaks=peaks)
-          for e, dtype in (("quickstart_tiny", "float32"), ("quickstart_tiny", "bfloat16"),
-                           ("sasrec_tiny", "float32"), ("sasrec_tiny", "bfloat16"))]
+  runs = [
+    train_bench.bench(e, dtype, "", steps=1, repeats=2, peaks=peaks)
+    for e, dtype in (
+      ("quickstart_tiny", "float32"),
+      ("quickstart_tiny", "bfloat16"),
+      ("sasrec_tiny", "float32"),
+      ("sasrec_tiny", "bfloat16"),
+    )
+  ]
   f32, bf16, sasrec, skipped = runs
   assert f32["dtype"] == "float32" and bf16["dtype"] == "bfloat16"
   for r in (f32, bf16, sasrec):

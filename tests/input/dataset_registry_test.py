@@ -27,7 +27,7 @@ BY_ASIN = {1: ["B02", "B03", "B01"], 2: ["B02", "B04", "B01", "B03"], 3: ["B04",
 
 def raw_sequences(loaded):
   d = loaded.data
-  return {int(u): [loaded.item_raw_ids[i] for i in d.items[r, :d.lengths[r]]] for r, u in enumerate(d.user_ids)}
+  return {int(u): [loaded.item_raw_ids[i] for i in d.items[r, : d.lengths[r]]] for r, u in enumerate(d.user_ids)}
 
 
 @pytest.fixture
@@ -61,23 +61,36 @@ def test_registry_lists_every_dataset_with_its_spec():
 
 
 def test_unknown_names_fail_with_the_known_list():
-  for call in (lambda: datasets.get_spec("movielens"),
-               lambda: datasets.load_dataset(DataConfig(dataset="movielens", data_dir=SHARED)),
-               lambda: datasets.load_sequences(DataConfig(dataset="movielens", tfds_dir="/tmp")),
-               lambda: item_text.item_texts("movielens", SHARED, [1])):
-    with pytest.raises(ValueError, match=r"data.dataset='movielens' is unknown; known: \('synthetic', .*'ml1m'.*\) "
-                                         r"\(or amazon_<category>\)"):
+  for call in (
+    lambda: datasets.get_spec("movielens"),
+    lambda: datasets.load_dataset(DataConfig(dataset="movielens", data_dir=SHARED)),
+    lambda: datasets.load_sequences(DataConfig(dataset="movielens", tfds_dir="/tmp")),
+    lambda: item_text.item_texts("movielens", SHARED, [1]),
+  ):
+    with pytest.raises(
+      ValueError,
+      match=r"data.dataset='movielens' is unknown; known: \('synthetic', .*'ml1m'.*\) "
+      r"\(or amazon_<category>\)",
+    ):
       call()
   assert not datasets.is_known_dataset("amazon_") and datasets.is_known_dataset("amazon_x")
 
 
 def test_a_new_spec_is_one_registration(scratch_spec, tmp_path):
   """Adding a dataset touches one place: its spec. Loading, listing, config validation and text follow."""
+
   def texts(root, name, raw_ids):
     return [f"movie {int(r)}" for r in raw_ids]
 
-  scratch_spec(DatasetSpec("toy_movies", lambda root, name: load_ml100k(root), texts, lambda root, name: "ids",
-                           description="ML-100K under another name"))
+  scratch_spec(
+    DatasetSpec(
+      "toy_movies",
+      lambda root, name: load_ml100k(root),
+      texts,
+      lambda root, name: "ids",
+      description="ML-100K under another name",
+    )
+  )
   assert "toy_movies" in datasets.dataset_names()
   DataConfig(dataset="toy_movies").validate()
   loaded = datasets.load_dataset(DataConfig(dataset="toy_movies", data_dir=ORIGINAL))
@@ -127,21 +140,25 @@ def test_items_without_attributes_give_texts_and_name_the_columns(tmp_path):
   # The shared Beauty layout: both parts, and the description names both columns.
   beauty = load_amazon(SHARED, "beauty")
   assert item_text.item_texts("amazon_beauty", SHARED, beauty.item_raw_ids[:1]) == [
-      "text 1. Brand and categories: Skin Care, Face."]
+    "text 1. Brand and categories: Skin Care, Face."
+  ]
   assert "'idgenrec_textid'" in datasets.describe_item_text(SHARED, "amazon_beauty")
   # Attributes and no text column (read by the header names, in any order), keyed by ASIN.
   folder = tmp_path / "amazon-toys"
   shutil.copytree(os.path.join(ORIGINAL, "amazon-toys"), folder)
   rows = (folder / "items.tsv").read_text().splitlines()[1:]
-  (folder / "items.tsv").write_text("attributes\tasin\textra\n" + "".join(
-      f"{r.split(chr(9))[2]}\t{r.split(chr(9))[1]}\tx\n" for r in rows))
+  (folder / "items.tsv").write_text(
+    "attributes\tasin\textra\n" + "".join(f"{r.split(chr(9))[2]}\t{r.split(chr(9))[1]}\tx\n" for r in rows)
+  )
   toys = load_amazon(str(tmp_path), "toys")
   assert raw_sequences(toys) == BY_ASIN and toys.data.item_content.shape[1] > 1  # attributes still used
   assert item_text.item_texts("amazon_toys", str(tmp_path), ["B03"]) == [
-      "Brand and categories: Maybelline, Makeup, Eyes, Mascara."]
+    "Brand and categories: Maybelline, Makeup, Eyes, Mascara."
+  ]
   assert datasets.describe_item_text(str(tmp_path), "amazon_toys") == (
-      "amazon-toys/items.tsv: no short-text column (none of ['title', 'name', 'idgenrec_textid', 'text']); "
-      "brand and categories from column 'attributes'; ignored columns ['extra']")
+    "amazon-toys/items.tsv: no short-text column (none of ['title', 'name', 'idgenrec_textid', 'text']); "
+    "brand and categories from column 'attributes'; ignored columns ['extra']"
+  )
   (folder / "items.tsv").write_text("id\tattributes\n1\tA\n")
   with pytest.raises(DataError, match=r"items.tsv:1: header \['id', 'attributes'\] names neither item_id nor asin"):
     load_amazon(str(tmp_path), "toys")
@@ -154,10 +171,13 @@ def test_ambiguous_or_empty_folders_name_the_files_and_the_name_to_use(tmp_path)
   folder = tmp_path / "amazon-sports"
   shutil.copytree(os.path.join(SHARED, "amazon-sports"), folder)
   shutil.copy(folder / "Sports_and_Outdoors.txt", folder / "Toys_and_Games.txt")
-  with pytest.raises(DataError, match=r"amazon_sports: .*amazon-sports holds interaction files of 2 categories, "
-                                      r"none named after 'sports': \['Sports_and_Outdoors.txt', 'Toys_and_Games.txt'\]; "
-                                      r"use the dataset name of the one to read: amazon_sports_and_outdoors "
-                                      r"\(Sports_and_Outdoors.txt\), amazon_toys_and_games \(Toys_and_Games.txt\)"):
+  with pytest.raises(
+    DataError,
+    match=r"amazon_sports: .*amazon-sports holds interaction files of 2 categories, "
+    r"none named after 'sports': \['Sports_and_Outdoors.txt', 'Toys_and_Games.txt'\]; "
+    r"use the dataset name of the one to read: amazon_sports_and_outdoors "
+    r"\(Sports_and_Outdoors.txt\), amazon_toys_and_games \(Toys_and_Games.txt\)",
+  ):
     load_amazon(str(tmp_path), "sports")
   with pytest.raises(DataError, match=r"amazon-sports/: amazon_sports_and_outdoors, amazon_toys_and_games$"):
     load_amazon(str(tmp_path), "garden")  # the ambiguous folder: its own name reads nothing
@@ -168,14 +188,20 @@ def test_ambiguous_or_empty_folders_name_the_files_and_the_name_to_use(tmp_path)
   # No interaction file: the files there, the formats, and the file name to use.
   for name in ("Sports_and_Outdoors.txt", "Toys_and_Games.txt", "sports.txt"):
     (folder / name).unlink()
-  with pytest.raises(DataError, match=r"amazon_sports: no interaction file in .*amazon-sports \(files there: "
-                                      r"\['idgenrec_item_textid.txt', 'items.tsv'\]; \['idgenrec_item_textid.txt'\] "
-                                      r"are not `user_id item_id ...` integer lines\); expected one of "
-                                      r"reviews_<Category>_5.json\[.gz\].*e.g. Sports.txt"):
+  with pytest.raises(
+    DataError,
+    match=r"amazon_sports: no interaction file in .*amazon-sports \(files there: "
+    r"\['idgenrec_item_textid.txt', 'items.tsv'\]; \['idgenrec_item_textid.txt'\] "
+    r"are not `user_id item_id ...` integer lines\); expected one of "
+    r"reviews_<Category>_5.json\[.gz\].*e.g. Sports.txt",
+  ):
     load_amazon(str(tmp_path), "sports")
   # No folder of that name: the error lists the amazon folders and the datasets they hold.
-  with pytest.raises(DataError, match=r"no folder amazon-garden .* dataset names that read them: amazon-beauty/: "
-                                      r"amazon_beauty; amazon-sports/: amazon_sports, amazon_sports_and_outdoors$"):
+  with pytest.raises(
+    DataError,
+    match=r"no folder amazon-garden .* dataset names that read them: amazon-beauty/: "
+    r"amazon_beauty; amazon-sports/: amazon_sports, amazon_sports_and_outdoors$",
+  ):
     load_amazon(SHARED, "garden")
   with pytest.raises(DataError, match=r"amazon-sports/: no interaction file$"):
     load_amazon(str(tmp_path), "garden")

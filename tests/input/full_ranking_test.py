@@ -9,11 +9,13 @@ import pytest
 from onerec_jax.evaluation.full_ranking import full_ranking_metrics, target_ranks, top_k_items
 from onerec_jax.evaluation.metrics import metrics_from_ranks, ranking_metrics
 
-SCORES = np.array([
+SCORES = np.array(
+  [
     [0.1, 0.9, 0.5, 0.9, 0.0],  # tie between items 1 and 3 at the top
     [0.3, 0.2, 0.1, 0.0, 0.4],
     [0.5, 0.5, 0.5, 0.5, 0.5],  # all tied
-])
+  ]
+)
 
 
 def test_ranks_by_hand_with_ties():

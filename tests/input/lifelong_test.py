@@ -37,10 +37,20 @@ def _data(n=120):
   items = np.arange(n, dtype=np.int32)[None, :]  # one user, item i at position i
   content = np.concatenate([rng.normal(0, 0.1, (n // 2, 3)), rng.normal(4, 0.1, (n - n // 2, 3))])
   data = SequenceDataset(
-      items=items, lengths=np.array([n], np.int32), feedback=rng.random((1, n, 2)).astype(np.float32),
-      positive=np.ones((1, n), bool), user_ids=np.zeros(1, np.int64), user_static=np.zeros((1, 1), np.int32),
-      static_vocab_sizes=(1,), item_category=np.zeros(n, np.int32), item_author=np.zeros(n, np.int32),
-      item_content=content.astype(np.float32), num_categories=1, num_authors=1, name="toy")
+    items=items,
+    lengths=np.array([n], np.int32),
+    feedback=rng.random((1, n, 2)).astype(np.float32),
+    positive=np.ones((1, n), bool),
+    user_ids=np.zeros(1, np.int64),
+    user_static=np.zeros((1, 1), np.int32),
+    static_vocab_sizes=(1,),
+    item_category=np.zeros(n, np.int32),
+    item_author=np.zeros(n, np.int32),
+    item_content=content.astype(np.float32),
+    num_categories=1,
+    num_authors=1,
+    name="toy",
+  )
   data.validate()
   return data
 
@@ -48,8 +58,15 @@ def _data(n=120):
 @pytest.mark.parametrize("history", [0, 50])
 def test_builder_compresses_only_the_past(history):
   data = _data()
-  builder = FeatureBuilder(data, np.zeros((120, 2), np.int32), short_len=4, positive_len=0, lifelong_len=6,
-                           lifelong_compression="hkmeans", lifelong_history=history)
+  builder = FeatureBuilder(
+    data,
+    np.zeros((120, 2), np.int32),
+    short_len=4,
+    positive_len=0,
+    lifelong_len=6,
+    lifelong_compression="hkmeans",
+    lifelong_history=history,
+  )
   out = builder.history_before(np.array([0, 0]), np.array([100, 30]))
   for b, target in enumerate((100, 30)):
     items = out.lifelong.items[b]
@@ -58,7 +75,7 @@ def test_builder_compresses_only_the_past(history):
     assert (kept < target).all()  # nothing at or after the target
     if history:
       assert (kept >= target - history).all()
-    assert (items[:6 - len(kept)] == -1).all()  # right-aligned, -1 padding in front
+    assert (items[: 6 - len(kept)] == -1).all()  # right-aligned, -1 padding in front
   # The far group (items 60..) is represented when the history covers it.
   first = out.lifelong.items[0]
   assert (first >= 60).any() and (first[first >= 0] < 60).any()

@@ -26,7 +26,7 @@ ORIGINAL, SHARED = os.path.join(FIXTURES, "original"), os.path.join(FIXTURES, "s
 def raw_sequences(loaded):
   """{user id: [raw item ids in time order]}."""
   d = loaded.data
-  return {int(u): [loaded.item_raw_ids[i] for i in d.items[r, :d.lengths[r]]] for r, u in enumerate(d.user_ids)}
+  return {int(u): [loaded.item_raw_ids[i] for i in d.items[r, : d.lengths[r]]] for r, u in enumerate(d.user_ids)}
 
 
 def test_ml1m_ratings_dat_and_sequences_txt_agree(caplog):
@@ -35,8 +35,12 @@ def test_ml1m_ratings_dat_and_sequences_txt_agree(caplog):
   shared = load_ml1m(SHARED)
   expected = {1: [20, 30, 10, 40], 2: [50, 10, 20], 3: [60, 10, 30, 20, 50]}  # by timestamp; user 4 dropped
   assert raw_sequences(original) == expected == raw_sequences(shared)
-  assert original.stats.rules == {"users_reordered": 2, "users_dropped_short": 1, "interactions_dropped_short": 2,
-                                  "users_dropped_empty": 0}
+  assert original.stats.rules == {
+    "users_reordered": 2,
+    "users_dropped_short": 1,
+    "interactions_dropped_short": 2,
+    "users_dropped_empty": 0,
+  }
   assert "users_dropped_short': 1" in caplog.text  # the rule is counted in a log line
   assert (original.stats.raw_users, original.stats.raw_items, original.stats.raw_interactions) == (4, 6, 14)
   d = original.data
@@ -56,8 +60,9 @@ def test_ml1m_ratings_dat_and_sequences_txt_agree(caplog):
 
 def test_ml100k_grouplens_and_recbole_agree():
   original, shared = load_ml100k(ORIGINAL), load_ml100k(SHARED)
-  assert raw_sequences(original) == raw_sequences(shared) == {1: [20, 30, 10, 40], 2: [50, 10, 20],
-                                                               3: [60, 10, 30, 20, 50]}
+  assert (
+    raw_sequences(original) == raw_sequences(shared) == {1: [20, 30, 10, 40], 2: [50, 10, 20], 3: [60, 10, 30, 20, 50]}
+  )
   for field in ("items", "positive", "feedback", "user_static", "item_content", "item_category"):
     np.testing.assert_array_equal(getattr(original.data, field), getattr(shared.data, field), err_msg=field)
 
@@ -66,8 +71,11 @@ def test_amazon_original_reviews_and_shared_layout_agree():
   shared, original = load_amazon(SHARED, "beauty"), load_amazon(ORIGINAL, "toys")  # nothing Beauty-specific
   asin = {1: "B02", 2: "B03", 3: "B01", 4: "B04", 5: "B05"}  # the shared copy's ids (items.tsv)
   by_asin = {u: [asin[i] for i in seq] for u, seq in raw_sequences(shared).items()}
-  assert by_asin == raw_sequences(original) == {1: ["B02", "B03", "B01"], 2: ["B02", "B04", "B01", "B03"],
-                                                3: ["B04", "B03", "B05"]}
+  assert (
+    by_asin
+    == raw_sequences(original)
+    == {1: ["B02", "B03", "B01"], 2: ["B02", "B04", "B01", "B03"], 3: ["B04", "B03", "B05"]}
+  )
   assert shared.data.name == "amazon_beauty" and original.data.name == "amazon_toys"
   np.testing.assert_array_equal(original.data.positive[1, :4], [True, True, False, True])  # overall >= 4
   # Side information: brands only ever appear first; the category is the most specific name.
@@ -120,12 +128,15 @@ def _copy(tmp_path, root, folder):
   return dst
 
 
-@pytest.mark.parametrize("line, message", [
+@pytest.mark.parametrize(
+  "line, message",
+  [
     ("1::10::5\n", r"ratings.dat:2: expected 4 fields \(UserID, MovieID, Rating, Timestamp\)"),
     ("1::ten::5::100\n", r"ratings.dat:2: field 'MovieID' is not an integer: 'ten'"),
     ("1::99::5::100\n", r"ratings.dat:2: field 'item_id' = 99 is not in movies.dat"),
     ("1::10::5::nan\n", r"ratings.dat:2: field 'Timestamp' is not an integer"),
-])
+  ],
+)
 def test_ml1m_bad_rows_name_file_line_field(tmp_path, line, message):
   folder = _copy(tmp_path, ORIGINAL, "ml-1m")
   rows = (folder / "ratings.dat").read_text().splitlines(keepends=True)
@@ -158,8 +169,11 @@ def test_amazon_and_kuairand_bad_input(tmp_path):
   log = folder / "log_standard_4_25_to_5_08_pure.csv"
   lines = log.read_text().splitlines(keepends=True)
   log.write_text("".join(lines[:3]) + lines[3].replace(",102,", ",999,") + "".join(lines[4:]))
-  with pytest.raises(DataError, match=r"log_standard_4_25_to_5_08_pure.csv:4: field 'video_id' = 999 is not in "
-                     "video_features_basic_pure.csv"):
+  with pytest.raises(
+    DataError,
+    match=r"log_standard_4_25_to_5_08_pure.csv:4: field 'video_id' = 999 is not in "
+    "video_features_basic_pure.csv",
+  ):
     load_kuairand_pure(str(tmp_path))
   log.write_text("".join(lines[:2]) + lines[2].replace(",1001,", ",10x1,") + "".join(lines[3:]))
   with pytest.raises(DataError, match=r":3: field 'time_ms' is not a number: '10x1'"):

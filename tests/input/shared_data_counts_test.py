@@ -14,10 +14,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # name: (folder, users, items, interactions) as PROTOCOLS.md tabulates them.
 EXPECTED = {
-    "ml1m": ("ml-1m", 6040, 3706, 1_000_209),
-    "ml100k": ("ml-100k", 943, 1682, 100_000),
-    "amazon_beauty": ("amazon-beauty", 22_363, 12_101, 198_502),
-    "kuairand_pure": ("kuairand-pure-slice", 25_156, 6_361, 228_329),
+  "ml1m": ("ml-1m", 6040, 3706, 1_000_209),
+  "ml100k": ("ml-100k", 943, 1682, 100_000),
+  "amazon_beauty": ("amazon-beauty", 22_363, 12_101, 198_502),
+  "kuairand_pure": ("kuairand-pure-slice", 25_156, 6_361, 228_329),
 }
 
 
@@ -50,8 +50,9 @@ def test_counts_match_protocols(name):
 def test_ml1m_shared_copy_order_matches_source_md():
   """SOURCE.md: user 1 starts 3186 1721 1022 1270 2340 and ends with 48 (timestamp order)."""
   from onerec_jax.input.movielens import load_ml1m
+
   loaded = load_ml1m(_data_dir("ml-1m"))
   d = loaded.data
   assert d.user_ids[0] == 1
-  first = [int(loaded.item_raw_ids[i]) for i in d.items[0, :d.lengths[0]]]
+  first = [int(loaded.item_raw_ids[i]) for i in d.items[0, : d.lengths[0]]]
   assert first[:5] == [3186, 1721, 1022, 1270, 2340] and first[-1] == 48

@@ -9,8 +9,15 @@ from onerec_jax.input import simulator as simulator_lib
 from onerec_jax.input.simulator import Simulator, SimulatorConfig
 
 _KEYS = ("items", "timestamps", "click", "long_view", "like", "play_time", "duration")
-_DTYPES = dict(items=np.int32, timestamps=np.int64, click=np.int8, long_view=np.int8, like=np.int8,
-               play_time=np.float32, duration=np.float32)
+_DTYPES = dict(
+  items=np.int32,
+  timestamps=np.int64,
+  click=np.int8,
+  long_view=np.int8,
+  like=np.int8,
+  play_time=np.float32,
+  duration=np.float32,
+)
 
 
 def _small(**overrides) -> SimulatorConfig:
@@ -25,7 +32,6 @@ def _assert_same_histories(test, a, b):
 
 
 class DeterminismTest(absltest.TestCase):
-
   def test_same_seed_same_world_and_histories(self):
     a, b = Simulator(_small(seed=3)), Simulator(_small(seed=3))
     np.testing.assert_array_equal(a.item_factors, b.item_factors)
@@ -38,8 +44,7 @@ class DeterminismTest(absltest.TestCase):
     a, b = Simulator(_small(seed=0)), Simulator(_small(seed=1))
     self.assertFalse(np.allclose(a.item_factors, b.item_factors))
     ha, hb = a.histories(np.arange(20)), b.histories(np.arange(20))
-    self.assertTrue(any(len(x["items"]) != len(y["items"]) or np.any(x["items"] != y["items"])
-                        for x, y in zip(ha, hb)))
+    self.assertTrue(any(len(x["items"]) != len(y["items"]) or np.any(x["items"] != y["items"]) for x, y in zip(ha, hb)))
 
   def test_user_same_alone_or_in_any_chunk(self):
     sim = Simulator(_small())
@@ -50,8 +55,9 @@ class DeterminismTest(absltest.TestCase):
     _assert_same_histories(self, chunk, reversed_chunk)
     for pos in (0, 17, 63):
       _assert_same_histories(self, [chunk[pos]], fresh.histories([ids[pos]]))
-      np.testing.assert_allclose(fresh.interest_at_end([ids[pos]])[0], sim.interest_at_end(ids)[pos],
-                                 rtol=1e-6, atol=1e-6)
+      np.testing.assert_allclose(
+        fresh.interest_at_end([ids[pos]])[0], sim.interest_at_end(ids)[pos], rtol=1e-6, atol=1e-6
+      )
     static = sim.user_static(ids)
     for key, value in sim.user_static(ids[5:6]).items():
       self.assertEqual(value[0], static[key][5])
@@ -70,7 +76,6 @@ class DeterminismTest(absltest.TestCase):
 
 
 class HistoryTest(absltest.TestCase):
-
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
@@ -116,7 +121,7 @@ class HistoryTest(absltest.TestCase):
       items = h["items"]
       for t in range(5, len(items), 3):
         seen = items[:t]
-        seq = 5.0 * factors[items[t - 5:t]].mean(0) @ factors.T + self.sim.item_popularity
+        seq = 5.0 * factors[items[t - 5 : t]].mean(0) @ factors.T + self.sim.item_popularity
         pop = self.sim.item_popularity.copy()
         seq[seen], pop[seen] = -np.inf, -np.inf
         seq_hits += items[t] in np.argpartition(-seq, 10)[:10]
@@ -127,7 +132,6 @@ class HistoryTest(absltest.TestCase):
 
 
 class GroundTruthTest(absltest.TestCase):
-
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
@@ -175,8 +179,7 @@ class GroundTruthTest(absltest.TestCase):
     everything = np.tile(np.arange(1000), (4, 1))  # long lists take the whole-catalogue path
     full = self.sim.ground_truth(self.ids[:4], everything)
     self.assertTrue(np.all((full > 0) & (full < 2)))
-    np.testing.assert_allclose(full[:, [3, 5]], self.sim.ground_truth(self.ids[:4], everything[:, [3, 5]]),
-                               rtol=1e-5)
+    np.testing.assert_allclose(full[:, [3, 5]], self.sim.ground_truth(self.ids[:4], everything[:, [3, 5]]), rtol=1e-5)
 
   def test_rejects_bad_lists(self):
     with self.assertRaisesRegex(ValueError, "item ids"):
@@ -188,14 +191,17 @@ class GroundTruthTest(absltest.TestCase):
 
 
 class WorldTest(absltest.TestCase):
-
   def test_item_arrays(self):
     cfg = SimulatorConfig()
     sim = Simulator(cfg)
     self.assertEqual(sim.item_factors.shape, (1000, 16))
     self.assertEqual(sim.item_factors.dtype, np.float32)
-    for name, dtype in (("item_category", np.int32), ("item_author", np.int32),
-                        ("item_duration", np.float32), ("item_popularity", np.float32)):
+    for name, dtype in (
+      ("item_category", np.int32),
+      ("item_author", np.int32),
+      ("item_duration", np.float32),
+      ("item_popularity", np.float32),
+    ):
       self.assertEqual(getattr(sim, name).shape, (1000,), name)
       self.assertEqual(getattr(sim, name).dtype, dtype, name)
     self.assertEqual(len(np.unique(sim.item_category)), cfg.num_categories)
@@ -235,15 +241,26 @@ class WorldTest(absltest.TestCase):
 
 
 class ConfigTest(parameterized.TestCase):
-
   def test_defaults_valid(self):
     SimulatorConfig().validate()
 
   @parameterized.parameters(
-      ("num_users", 0), ("num_items", 0), ("num_categories", 0), ("num_authors", -1), ("latent_dim", 0),
-      ("content_dim", 0), ("min_history", 0), ("max_history", 10), ("max_history", 1000),
-      ("num_categories", 2000), ("popularity_alpha", -0.5), ("drift", -0.1), ("interest_pull", 1.5),
-      ("temperature", 0.0), ("seed", -1))
+    ("num_users", 0),
+    ("num_items", 0),
+    ("num_categories", 0),
+    ("num_authors", -1),
+    ("latent_dim", 0),
+    ("content_dim", 0),
+    ("min_history", 0),
+    ("max_history", 10),
+    ("max_history", 1000),
+    ("num_categories", 2000),
+    ("popularity_alpha", -0.5),
+    ("drift", -0.1),
+    ("interest_pull", 1.5),
+    ("temperature", 0.0),
+    ("seed", -1),
+  )
   def test_rejects_bad_value(self, field, value):
     config = dataclasses.replace(SimulatorConfig(), **{field: value})
     with self.assertRaisesRegex(ValueError, field):

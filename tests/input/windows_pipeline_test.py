@@ -14,10 +14,20 @@ def toy(lengths=(7, 3, 5)) -> SequenceDataset:
   for r, m in enumerate(lengths):
     items[r, :m] = 10 * r + np.arange(m)
   return SequenceDataset(
-      items=items, lengths=np.array(lengths, np.int32), feedback=np.zeros((u, n, 4), np.float32),
-      positive=items >= 0, user_ids=np.arange(u, dtype=np.int64), user_static=np.zeros((u, 1), np.int32),
-      static_vocab_sizes=(1,), item_category=np.zeros(30, np.int32), item_author=np.zeros(30, np.int32),
-      item_content=np.zeros((30, 2), np.float32), num_categories=1, num_authors=1, name="toy")
+    items=items,
+    lengths=np.array(lengths, np.int32),
+    feedback=np.zeros((u, n, 4), np.float32),
+    positive=items >= 0,
+    user_ids=np.arange(u, dtype=np.int64),
+    user_static=np.zeros((u, 1), np.int32),
+    static_vocab_sizes=(1,),
+    item_category=np.zeros(30, np.int32),
+    item_author=np.zeros(30, np.int32),
+    item_content=np.zeros((30, 2), np.float32),
+    num_categories=1,
+    num_authors=1,
+    name="toy",
+  )
 
 
 def supervised(data, rows, ends, t, stride, min_history=1):

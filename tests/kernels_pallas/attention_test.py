@@ -31,14 +31,13 @@ from kernels_pallas.attention import attention_reference
 # Lengths are deliberately not multiples of the blocks, and causal with q_len > kv_len leaves the
 # first queries with no visible key.
 _CASES = (
-    ('bf16_segments_gqa_cross', 2, 20, 37, 4, 2, 8, False, 'segments', jnp.bfloat16, 16),
-    ('f32_causal_kv_padding_longer_queries', 1, 24, 17, 2, 2, 16, True, 'kv_padding', jnp.float32,
-     16),
+  ('bf16_segments_gqa_cross', 2, 20, 37, 4, 2, 8, False, 'segments', jnp.bfloat16, 16),
+  ('f32_causal_kv_padding_longer_queries', 1, 24, 17, 2, 2, 16, True, 'kv_padding', jnp.float32, 16),
 )
 # Cheap for XLA: a few more combinations.
 _XLA_CASES = _CASES + (
-    ('f32_causal_segments_gqa_cross', 2, 20, 37, 4, 2, 8, True, 'segments', jnp.float32, None),
-    ('bf16_causal_self', 1, 32, 32, 2, 1, 16, True, 'none', jnp.bfloat16, None),
+  ('f32_causal_segments_gqa_cross', 2, 20, 37, 4, 2, 8, True, 'segments', jnp.float32, None),
+  ('bf16_causal_self', 1, 32, 32, 2, 1, 16, True, 'none', jnp.bfloat16, None),
 )
 _NAMED_CASES = [dict(testcase_name=c[0], case=c) for c in _CASES]
 
@@ -103,12 +102,14 @@ class _KernelTestBase(parameterized.TestCase):
     block = kwargs.pop('block')
     block_sizes = None
     if block is not None:
-      block_sizes = BlockSizes(block_q=block, block_kv=block, block_q_dkv=block, block_kv_dkv=block,
-                               block_q_dq=block, block_kv_dq=block)
+      block_sizes = BlockSizes(
+        block_q=block, block_kv=block, block_q_dkv=block, block_kv_dkv=block, block_q_dq=block, block_kv_dq=block
+      )
 
     def fn(q, k, v):
-      return kernels_pallas.attention(q, k, v, impl=self.IMPL, interpret=self.INTERPRET,
-                                      block_sizes=block_sizes, **kwargs)
+      return kernels_pallas.attention(
+        q, k, v, impl=self.IMPL, interpret=self.INTERPRET, block_sizes=block_sizes, **kwargs
+      )
 
     return fn
 
@@ -118,9 +119,7 @@ class _KernelTestBase(parameterized.TestCase):
     ctx = pltpu.force_tpu_interpret_mode() if self.FORCE_TPU_INTERPRET else contextlib.nullcontext()
     with ctx:
       out, grads = _value_and_grads(self._attention(block=case[-1], **kwargs), q, k, v, do)
-    ref_out, ref_grads = _value_and_grads(
-        lambda q, k, v: attention_reference(q, k, v, **kwargs), q, k, v, do
-    )
+    ref_out, ref_grads = _value_and_grads(lambda q, k, v: attention_reference(q, k, v, **kwargs), q, k, v, do)
     tol = _TOL[case[-2]]
     self.assertEqual(out.shape, q.shape)
     self.assertEqual(out.dtype, q.dtype)
@@ -128,8 +127,7 @@ class _KernelTestBase(parameterized.TestCase):
     for name, g, rg in zip(('dq', 'dk', 'dv'), grads, ref_grads):
       self.assertEqual(g.shape, rg.shape, name)
       self.assertTrue(np.all(np.isfinite(np.asarray(g, np.float32))), name)
-      np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(rg, np.float32), **tol,
-                                 err_msg=name)
+      np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(rg, np.float32), **tol, err_msg=name)
 
 
 @pytest.mark.gpu
@@ -156,16 +154,11 @@ class TpuKernelInterpretTest(_KernelTestBase):
 
 
 class XlaAttentionTest(parameterized.TestCase):
-
   @parameterized.named_parameters(*[dict(testcase_name=c[0], case=c) for c in _XLA_CASES])
   def test_matches_reference(self, case):
     (q, k, v, do), kwargs = _make_inputs(case, seed=1)
-    out, grads = _value_and_grads(
-        lambda q, k, v: kernels_pallas.attention(q, k, v, impl='xla', **kwargs), q, k, v, do
-    )
-    ref_out, ref_grads = _value_and_grads(
-        lambda q, k, v: attention_reference(q, k, v, **kwargs), q, k, v, do
-    )
+    out, grads = _value_and_grads(lambda q, k, v: kernels_pallas.attention(q, k, v, impl='xla', **kwargs), q, k, v, do)
+    ref_out, ref_grads = _value_and_grads(lambda q, k, v: attention_reference(q, k, v, **kwargs), q, k, v, do)
     tol = _TOL[case[-2]]
     np.testing.assert_allclose(np.asarray(out, np.float32), np.asarray(ref_out, np.float32), **tol)
     for g, rg in zip(grads, ref_grads):
@@ -173,12 +166,13 @@ class XlaAttentionTest(parameterized.TestCase):
 
   def test_auto_is_xla_until_verified_on_hardware(self):
     from kernels_pallas.attention import op
+
     self.assertNotIn(jax.devices()[0].platform, op.PALLAS_VERIFIED_PLATFORMS)
     self.assertEqual(op._default_impl(), 'xla')
     (q, k, v, _), kwargs = _make_inputs(_CASES[0], seed=2)
     np.testing.assert_allclose(
-        kernels_pallas.attention(q, k, v, **kwargs),
-        kernels_pallas.attention(q, k, v, impl='xla', **kwargs),
+      kernels_pallas.attention(q, k, v, **kwargs),
+      kernels_pallas.attention(q, k, v, impl='xla', **kwargs),
     )
 
 
@@ -215,22 +209,25 @@ class ReferenceSemanticsTest(parameterized.TestCase):
 
   def _qkv(self, b=2, t=6, s=6, h=2, g=2, d=4):
     keys = jax.random.split(jax.random.key(3), 3)
-    return (jax.random.normal(keys[0], (b, t, h, d)), jax.random.normal(keys[1], (b, s, g, d)),
-            jax.random.normal(keys[2], (b, s, g, d)))
+    return (
+      jax.random.normal(keys[0], (b, t, h, d)),
+      jax.random.normal(keys[1], (b, s, g, d)),
+      jax.random.normal(keys[2], (b, s, g, d)),
+    )
 
   # q ids row 0: id 0 (padding) and id 3 (no such key) leave queries 3-5 with nothing to see.
   _Q_IDS = [[1, 1, 2, 0, 0, 3], [1, 1, 1, 1, 0, 0]]
   _KV_IDS = [[1, 2, 2, 2, 0, 0], [1, 1, 1, 0, 0, 0]]
 
   @parameterized.product(
-      impl=('reference', 'xla'),
-      setup=(
-          dict(causal=False, ids='both'),
-          dict(causal=True, ids='both'),
-          dict(causal=True, ids='kv', t=1),  # one decoding step against a cache
-          dict(causal=True, ids='none', t=3, h=4),  # end-aligned causal, GQA
-          dict(causal=True, ids='q', t=6, s=4),  # q_len > kv_len: first queries see nothing
-      ),
+    impl=('reference', 'xla'),
+    setup=(
+      dict(causal=False, ids='both'),
+      dict(causal=True, ids='both'),
+      dict(causal=True, ids='kv', t=1),  # one decoding step against a cache
+      dict(causal=True, ids='none', t=3, h=4),  # end-aligned causal, GQA
+      dict(causal=True, ids='q', t=6, s=4),  # q_len > kv_len: first queries see nothing
+    ),
   )
   def test_matches_numpy_spec(self, impl, setup):
     setup = dict(setup)
@@ -249,8 +246,7 @@ class ReferenceSemanticsTest(parameterized.TestCase):
   def test_fully_masked_rows_are_zero_with_zero_grads(self, impl):
     q, k, v = self._qkv()
     q_ids, kv_ids = jnp.array(self._Q_IDS, jnp.int32), jnp.array(self._KV_IDS, jnp.int32)
-    fn = lambda q: kernels_pallas.attention(q, k, v, q_segment_ids=q_ids, kv_segment_ids=kv_ids,
-                                            impl=impl)
+    fn = lambda q: kernels_pallas.attention(q, k, v, q_segment_ids=q_ids, kv_segment_ids=kv_ids, impl=impl)
     out, dq = jax.jit(lambda q: (fn(q), jax.grad(lambda q: jnp.sum(fn(q) ** 2))(q)))(q)
     empty = np.array([[0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 1]], bool)
     np.testing.assert_array_equal(np.asarray(out)[empty], 0.0)

@@ -10,7 +10,6 @@ from onerec_jax.layers.feed_forward import SwiGLU
 
 
 class SwiGLUTest(absltest.TestCase):
-
   def test_matches_formula(self):
     ffn = SwiGLU(8, 24, rngs=nnx.Rngs(0))
     x = jax.random.normal(jax.random.key(1), (2, 3, 8))

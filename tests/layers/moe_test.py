@@ -58,7 +58,6 @@ def _inputs(shape=(3, 7, D), seed=1):
 
 
 class MoEReferenceTest(parameterized.TestCase):
-
   @parameterized.product(
     score_fn=["sigmoid", "softmax"], capacity_factor=[0.0, 1.0], masked=[False, True], top_k=[1, K]
   )
@@ -97,7 +96,6 @@ class MoEReferenceTest(parameterized.TestCase):
 
 
 class RoutingTest(absltest.TestCase):
-
   def test_bias_changes_selection_not_gates(self):
     logits = jax.random.normal(jax.random.key(0), (10, E))
     bias = jnp.zeros(E).at[3].set(5.0)
@@ -122,9 +120,7 @@ class RoutingTest(absltest.TestCase):
 
   def test_no_gradient_through_bias(self):
     logits = jax.random.normal(jax.random.key(0), (10, E))
-    grad = jax.grad(lambda b: route(logits, b, K)[1].sum() + route(logits, b, K)[1][:, 0].sum())(
-      jnp.zeros(E)
-    )
+    grad = jax.grad(lambda b: route(logits, b, K)[1].sum() + route(logits, b, K)[1][:, 0].sum())(jnp.zeros(E))
     np.testing.assert_array_equal(grad, np.zeros(E))
 
   def test_update_router_bias(self):
@@ -146,7 +142,6 @@ class RoutingTest(absltest.TestCase):
 
 
 class GradientTest(parameterized.TestCase):
-
   def test_gradients_reach_selected_experts_and_router_only(self):
     m = MoE(D, F, E, K, rngs=nnx.Rngs(0))
     x = _inputs((1, 1, D))
@@ -241,7 +236,6 @@ def _train_loads(balance: bool, steps: int = 40):
 
 
 class AuxStatsTest(absltest.TestCase):
-
   def test_dropped_fraction(self):
     x = _inputs((2, 16, D)) + 1.0  # positive mean: the skewed router fires on it
     mask = jnp.arange(16)[None, :] < jnp.array([[16], [11]])
@@ -286,7 +280,6 @@ class AuxStatsTest(absltest.TestCase):
 
 
 class BalancingTest(absltest.TestCase):
-
   def test_bias_updates_balance_a_skewed_router(self):
     def imbalance(load):
       return load.max() / max(load.min(), 1e-3)
@@ -317,7 +310,6 @@ class BalancingTest(absltest.TestCase):
 
 
 class CompilationTest(absltest.TestCase):
-
   def test_jit_matches_eager(self):
     # The other tests run jitted; this one also covers eager dispatch (slow on CPU: op by op).
     m = MoE(D, F, E, K, rngs=nnx.Rngs(0))
@@ -366,4 +358,3 @@ class CompilationTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
-

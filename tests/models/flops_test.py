@@ -5,8 +5,6 @@ for MoE layers XLA's cost analysis counts `ragged_dot` as if every token ran thr
 reads more than the activated FLOPs the analytic count (and MFU) uses.
 """
 
-import dataclasses
-
 import jax
 import numpy as np
 import pytest
@@ -23,26 +21,49 @@ B = 16
 
 
 def _config(**kw):
-  fields = dict(num_items=300, num_users=50, num_categories=4, num_authors=6, static_vocab_sizes=(3, 2),
-                num_feedback=2, num_sid_levels=3, sid_vocab_size=16, short_len=6, positive_len=3, lifelong_len=5,
-                lifelong_queries=2, d_model=64, num_heads=2, ffn_dim=128, num_encoder_layers=2, num_decoder_layers=2)
+  fields = dict(
+    num_items=300,
+    num_users=50,
+    num_categories=4,
+    num_authors=6,
+    static_vocab_sizes=(3, 2),
+    num_feedback=2,
+    num_sid_levels=3,
+    sid_vocab_size=16,
+    short_len=6,
+    positive_len=3,
+    lifelong_len=5,
+    lifelong_queries=2,
+    d_model=64,
+    num_heads=2,
+    ffn_dim=128,
+    num_encoder_layers=2,
+    num_decoder_layers=2,
+  )
   fields.update(kw)
   return model_config("tiny", **fields)
 
 
 def _batch(cfg, rng):
   def pathway(n):
-    return Pathway(items=rng.integers(0, 300, (B, n)).astype(np.int32),
-                   sids=rng.integers(0, 16, (B, n, 3)).astype(np.int32),
-                   category=rng.integers(0, 4, (B, n)).astype(np.int32),
-                   author=rng.integers(0, 6, (B, n)).astype(np.int32),
-                   feedback=rng.random((B, n, 2)).astype(np.float32))
+    return Pathway(
+      items=rng.integers(0, 300, (B, n)).astype(np.int32),
+      sids=rng.integers(0, 16, (B, n, 3)).astype(np.int32),
+      category=rng.integers(0, 4, (B, n)).astype(np.int32),
+      author=rng.integers(0, 6, (B, n)).astype(np.int32),
+      feedback=rng.random((B, n, 2)).astype(np.float32),
+    )
+
   m = cfg.targets_per_window
   target = rng.integers(0, 16, (B, m, 3) if m else (B, 3)).astype(np.int32)
-  return OneRecBatch(user_id=rng.integers(0, 50, B).astype(np.int32),
-                     static=np.stack([rng.integers(0, 3, B), rng.integers(0, 2, B)], 1).astype(np.int32),
-                     short=pathway(cfg.short_len), positive=pathway(cfg.positive_len),
-                     lifelong=pathway(cfg.lifelong_len), target_sid=target)
+  return OneRecBatch(
+    user_id=rng.integers(0, 50, B).astype(np.int32),
+    static=np.stack([rng.integers(0, 3, B), rng.integers(0, 2, B)], 1).astype(np.int32),
+    short=pathway(cfg.short_len),
+    positive=pathway(cfg.positive_len),
+    lifelong=pathway(cfg.lifelong_len),
+    target_sid=target,
+  )
 
 
 def _xla_flops(fn, *args):

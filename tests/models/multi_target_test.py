@@ -25,9 +25,23 @@ B, V, L, T, M = 2, 8, 3, 6, 4
 
 
 def _config(**kw):
-  return model_config("tiny", num_items=50, num_users=20, num_categories=4, num_authors=6,
-                      static_vocab_sizes=(3,), num_feedback=2, num_sid_levels=L, sid_vocab_size=V,
-                      short_len=T, positive_len=3, lifelong_len=5, lifelong_queries=2, targets_per_window=M, **kw)
+  return model_config(
+    "tiny",
+    num_items=50,
+    num_users=20,
+    num_categories=4,
+    num_authors=6,
+    static_vocab_sizes=(3,),
+    num_feedback=2,
+    num_sid_levels=L,
+    sid_vocab_size=V,
+    short_len=T,
+    positive_len=3,
+    lifelong_len=5,
+    lifelong_queries=2,
+    targets_per_window=M,
+    **kw,
+  )
 
 
 def _batch(rng):
@@ -35,14 +49,20 @@ def _batch(rng):
   for name, n in (("short", T), ("positive", 3), ("lifelong", 5)):
     items = rng.integers(0, 50, (B, n)).astype(np.int32)
     items[0, :1] = -1
-    pathways[name] = Pathway(items=items, sids=rng.integers(0, V, (B, n, L)).astype(np.int32),
-                             category=rng.integers(0, 4, (B, n)).astype(np.int32),
-                             author=rng.integers(0, 6, (B, n)).astype(np.int32),
-                             feedback=rng.random((B, n, 2)).astype(np.float32))
-  return OneRecBatch(user_id=rng.integers(0, 20, B).astype(np.int32),
-                     static=rng.integers(0, 3, (B, 1)).astype(np.int32),
-                     target_sid=rng.integers(0, V, (B, M, L)).astype(np.int32), target_mask=np.ones((B, M), bool),
-                     **pathways)
+    pathways[name] = Pathway(
+      items=items,
+      sids=rng.integers(0, V, (B, n, L)).astype(np.int32),
+      category=rng.integers(0, 4, (B, n)).astype(np.int32),
+      author=rng.integers(0, 6, (B, n)).astype(np.int32),
+      feedback=rng.random((B, n, 2)).astype(np.float32),
+    )
+  return OneRecBatch(
+    user_id=rng.integers(0, 20, B).astype(np.int32),
+    static=rng.integers(0, 3, (B, 1)).astype(np.int32),
+    target_sid=rng.integers(0, V, (B, M, L)).astype(np.int32),
+    target_mask=np.ones((B, M), bool),
+    **pathways,
+  )
 
 
 @pytest.fixture(scope="module", params=[0, 2], ids=["dense", "moe"])
@@ -70,8 +90,8 @@ def test_targets_do_not_see_their_future(model):
     if column >= T:
       continue
     changed = np.asarray(model(_perturb_from(batch, column, rng))[0]).reshape(B, M, L, V)
-    np.testing.assert_allclose(changed[:, :i + 1], logits[:, :i + 1], atol=1e-5, rtol=1e-5)
-    assert not np.allclose(changed[:, i + 1:], logits[:, i + 1:], atol=1e-4)  # later targets do see it
+    np.testing.assert_allclose(changed[:, : i + 1], logits[:, : i + 1], atol=1e-5, rtol=1e-5)
+    assert not np.allclose(changed[:, i + 1 :], logits[:, i + 1 :], atol=1e-4)  # later targets do see it
 
 
 def test_last_target_equals_generation_decoding(model):
@@ -90,11 +110,20 @@ def _dataset():
   for u, n in enumerate(lengths):
     items[u, :n] = u * 12 + np.arange(n)
   data = SequenceDataset(
-      items=items, lengths=lengths.astype(np.int32), feedback=np.zeros((3, 12, 2), np.float32),
-      positive=(items >= 0) & (np.arange(12)[None] % 2 == 0), user_ids=np.arange(3, dtype=np.int64),
-      user_static=np.zeros((3, 1), np.int32), static_vocab_sizes=(1,), item_category=np.zeros(36, np.int32),
-      item_author=np.zeros(36, np.int32), item_content=np.zeros((36, 2), np.float32), num_categories=1,
-      num_authors=1, name="toy")
+    items=items,
+    lengths=lengths.astype(np.int32),
+    feedback=np.zeros((3, 12, 2), np.float32),
+    positive=(items >= 0) & (np.arange(12)[None] % 2 == 0),
+    user_ids=np.arange(3, dtype=np.int64),
+    user_static=np.zeros((3, 1), np.int32),
+    static_vocab_sizes=(1,),
+    item_category=np.zeros(36, np.int32),
+    item_author=np.zeros(36, np.int32),
+    item_content=np.zeros((36, 2), np.float32),
+    num_categories=1,
+    num_authors=1,
+    name="toy",
+  )
   data.validate()
   return data
 
@@ -108,10 +137,10 @@ def test_window_batch_never_feeds_a_target_to_the_encoder():
   for r, (row, end) in enumerate(zip(rows, ends)):
     targets = target_item[r][batch.target_mask[r]]
     first_target = end - M + 1
-    np.testing.assert_array_equal(targets, data.items[row, max(first_target, 1):end + 1])
+    np.testing.assert_array_equal(targets, data.items[row, max(first_target, 1) : end + 1])
     short = batch.short.items[r]
     assert short.max() < data.items[row, end]  # the window ends before the last target
-    np.testing.assert_array_equal(short[short >= 0], data.items[row, max(end - T, 0):end])
+    np.testing.assert_array_equal(short[short >= 0], data.items[row, max(end - T, 0) : end])
     for name in ("positive", "lifelong"):  # context: before the first target only
       context = getattr(batch, name).items[r]
       assert (context[context >= 0] < data.items[row, max(first_target, 0)]).all(), (name, r)
@@ -119,7 +148,7 @@ def test_window_batch_never_feeds_a_target_to_the_encoder():
     for i in range(M):
       if batch.target_mask[r, i]:
         assert target_item[r, i] == short[T - M + i] + 1
-  assert not batch.target_mask[3, :M - 2].any()  # positions < min_history are masked out
+  assert not batch.target_mask[3, : M - 2].any()  # positions < min_history are masked out
   np.testing.assert_array_equal(batch.target_sid[0, -1], sids[data.items[0, 9]])
 
 

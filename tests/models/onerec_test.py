@@ -1,6 +1,5 @@
 """The encoder-decoder: shapes, causality of the decoder, padding invariance of the encoder."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,9 +15,22 @@ B, V, L = 3, 8, 3
 
 
 def _config(**kw):
-  return model_config("tiny", num_items=50, num_users=20, num_categories=4, num_authors=6,
-                      static_vocab_sizes=(3, 2), num_feedback=2, num_sid_levels=L, sid_vocab_size=V,
-                      short_len=4, positive_len=3, lifelong_len=6, lifelong_queries=2, **kw)
+  return model_config(
+    "tiny",
+    num_items=50,
+    num_users=20,
+    num_categories=4,
+    num_authors=6,
+    static_vocab_sizes=(3, 2),
+    num_feedback=2,
+    num_sid_levels=L,
+    sid_vocab_size=V,
+    short_len=4,
+    positive_len=3,
+    lifelong_len=6,
+    lifelong_queries=2,
+    **kw,
+  )
 
 
 def _batch(rng, cfg):
@@ -26,13 +38,19 @@ def _batch(rng, cfg):
   for name, n in (("short", cfg.short_len), ("positive", cfg.positive_len), ("lifelong", cfg.lifelong_len)):
     items = rng.integers(0, 50, (B, n)).astype(np.int32)
     items[0, :2] = -1  # padding in the first row
-    pathways[name] = Pathway(items=items, sids=rng.integers(0, V, (B, n, L)).astype(np.int32),
-                             category=rng.integers(0, 4, (B, n)).astype(np.int32),
-                             author=rng.integers(0, 6, (B, n)).astype(np.int32),
-                             feedback=rng.random((B, n, 2)).astype(np.float32))
-  return OneRecBatch(user_id=rng.integers(0, 20, B).astype(np.int32),
-                     static=np.stack([rng.integers(0, 3, B), rng.integers(0, 2, B)], 1).astype(np.int32),
-                     target_sid=rng.integers(0, V, (B, L)).astype(np.int32), **pathways)
+    pathways[name] = Pathway(
+      items=items,
+      sids=rng.integers(0, V, (B, n, L)).astype(np.int32),
+      category=rng.integers(0, 4, (B, n)).astype(np.int32),
+      author=rng.integers(0, 6, (B, n)).astype(np.int32),
+      feedback=rng.random((B, n, 2)).astype(np.float32),
+    )
+  return OneRecBatch(
+    user_id=rng.integers(0, 20, B).astype(np.int32),
+    static=np.stack([rng.integers(0, 3, B), rng.integers(0, 2, B)], 1).astype(np.int32),
+    target_sid=rng.integers(0, V, (B, L)).astype(np.int32),
+    **pathways,
+  )
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +119,7 @@ def test_builds_without_mesh_and_validates():
 def test_train_step_with_dropout_advances_rng_and_stays_finite():
   import optax
   from onerec_jax.train.train_step import init_state, make_train_step
+
   cfg = _config(dropout_rate=0.2, num_experts=2, num_experts_per_token=1)
   with mesh_context(make_mesh()):
     model = OneRec(cfg, rngs=nnx.Rngs(params=0, dropout=1))
@@ -120,9 +139,13 @@ def test_train_step_with_dropout_advances_rng_and_stays_finite():
     for key in ("moe/expert_load_max_over_mean", "moe/dropped_fraction", "moe/router_z_loss"):  # logged
       assert np.isfinite(float(metrics[key])), key
     before, after = jax.tree.leaves(state.rest), jax.tree.leaves(new_state.rest)
-    assert any(not np.array_equal(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
-                                  else a, jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key)
-                                  else b) for a, b in zip(before, after)), "dropout RNG / router bias must advance"
+    assert any(
+      not np.array_equal(
+        jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a,
+        jax.random.key_data(b) if jax.dtypes.issubdtype(b.dtype, jax.dtypes.prng_key) else b,
+      )
+      for a, b in zip(before, after)
+    ), "dropout RNG / router bias must advance"
 
 
 @pytest.mark.parametrize("pathway", ["all", "features", "off"])
@@ -136,7 +159,6 @@ def test_static_pathway_switch(pathway):
   assert logits.shape == (B, L, V) and np.isfinite(np.asarray(logits)).all()
   assert (model.user is not None) == (pathway == "all")
   assert len(model.static) == (0 if pathway == "off" else 2)
-  changed = batch.replace(user_id=(batch.user_id + 1) % 20,
-                          static=(batch.static + 1) % np.array([3, 2], np.int32))
+  changed = batch.replace(user_id=(batch.user_id + 1) % 20, static=(batch.static + 1) % np.array([3, 2], np.int32))
   moved = np.abs(np.asarray(model(changed)[0]) - np.asarray(logits)).max()
   assert (moved == 0) == (pathway == "off")  # off: the static inputs cannot reach the output

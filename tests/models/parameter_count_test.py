@@ -10,9 +10,22 @@ from onerec_jax.sharding.rules import make_mesh, mesh_context
 
 
 def _counts(**kw):
-  cfg = model_config("tiny", num_items=50, num_users=20, num_categories=4, num_authors=6, static_vocab_sizes=(3,),
-                     num_feedback=0, num_sid_levels=3, sid_vocab_size=8, short_len=4, positive_len=0,
-                     lifelong_len=0, num_decoder_layers=2, **kw)
+  cfg = model_config(
+    "tiny",
+    num_items=50,
+    num_users=20,
+    num_categories=4,
+    num_authors=6,
+    static_vocab_sizes=(3,),
+    num_feedback=0,
+    num_sid_levels=3,
+    sid_vocab_size=8,
+    short_len=4,
+    positive_len=0,
+    lifelong_len=0,
+    num_decoder_layers=2,
+    **kw,
+  )
   with mesh_context(make_mesh()):
     model = OneRec(cfg, rngs=nnx.Rngs(0))
   tables = sum(m.embedding.size for _, m in model.iter_modules() if isinstance(m, nnx.Embed))
@@ -41,8 +54,12 @@ def test_the_series_matches_the_report_sizes():
   section 4). The 0.015B model's 1.4M non-embedding parameters are far below 15M: the report's figure for
   it must include embedding tables (ours: 18M in all on the 200k-user world), so it is not checked here."""
   from experiments.list import parameter_counts
-  for name, size in (("onerec_synthetic_0121b", 0.121e9), ("onerec_synthetic_0935b", 0.935e9),
-                     ("onerec_synthetic_2633b", 2.633e9)):
+
+  for name, size in (
+    ("onerec_synthetic_0121b", 0.121e9),
+    ("onerec_synthetic_0935b", 0.935e9),
+    ("onerec_synthetic_2633b", 2.633e9),
+  ):
     counts = parameter_counts(name)
     assert abs(counts["non_embedding"] / size - 1) < 0.10, (name, counts)
   dense = parameter_counts("onerec_synthetic_0121b")

@@ -85,9 +85,16 @@ def test_registered_sasrec_experiments_build_abstractly(name):
 
 def test_families_and_overrides():
   assert {"sasrec_ml1m", "sasrec_beauty", "sasrec_tiny"} <= set(_sasrec_names())
-  config = build_config("sasrec_tiny", ["--config.sasrec.num_negatives=4", "--config.eval.ks=(1,2)",
-                                        "--config.eval.select_metric=hr@2", "--config.eval.num_beams=2"],
-                        data_dir="/nowhere")
+  config = build_config(
+    "sasrec_tiny",
+    [
+      "--config.sasrec.num_negatives=4",
+      "--config.eval.ks=(1,2)",
+      "--config.eval.select_metric=hr@2",
+      "--config.eval.num_beams=2",
+    ],
+    data_dir="/nowhere",
+  )
   assert config.sasrec.num_negatives == 4 and config.eval.ks == (1, 2) and config.data.data_dir == "/nowhere"
   with pytest.raises(ValueError, match="eval.select_metric='ndcg@10' is not one of"):
     build_config("sasrec_tiny", ["--config.eval.ks=(5,)"], data_dir="")
@@ -100,6 +107,7 @@ def test_families_and_overrides():
 @pytest.mark.slow
 def test_tiny_end_to_end_with_exact_resume(tmp_path):
   from onerec_jax.train.trainer import train_and_evaluate  # the one engine
+
   full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
   results = train_and_evaluate(registry.get("sasrec_tiny"), full)  # 4 steps, checkpoints at 2 and 4
   assert results["num_users"] == 64 and 0.0 <= results["model"]["hr@10"] <= 1.0
@@ -122,11 +130,13 @@ def test_per_sequence_negatives_match_shared_when_equal():
   neg_vec, negatives = jnp.asarray(rng.normal(size=(5, 4))), jnp.array([2, 7, 8, 9, 4])
   mask = jnp.ones((2, 3), bool)
   shared, _ = sampled_softmax_loss(q, pos_vec, positives, neg_vec, negatives, mask)
-  per_seq, _ = sampled_softmax_loss(q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 5, 4)),
-                                    jnp.broadcast_to(negatives, (2, 5)), mask)
+  per_seq, _ = sampled_softmax_loss(
+    q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 5, 4)), jnp.broadcast_to(negatives, (2, 5)), mask
+  )
   assert float(shared) == pytest.approx(float(per_seq), rel=1e-6)
-  per_pos, _ = sampled_softmax_loss(q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 3, 5, 4)),
-                                    jnp.broadcast_to(negatives, (2, 3, 5)), mask)
+  per_pos, _ = sampled_softmax_loss(
+    q, pos_vec, positives, jnp.broadcast_to(neg_vec, (2, 3, 5, 4)), jnp.broadcast_to(negatives, (2, 3, 5)), mask
+  )
   assert float(shared) == pytest.approx(float(per_pos), rel=1e-6)
 
 
@@ -136,8 +146,7 @@ def test_per_position_negatives_mask_their_own_accidental_hits():
   items = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # item vectors
   positives = jnp.array([[0, 1]])
   negatives = jnp.array([[[0, 2], [2, 2]]])  # [b, t, m=2]
-  loss, _ = sampled_softmax_loss(q, items[positives], positives, items[negatives], negatives,
-                                 jnp.ones((1, 2), bool))
+  loss, _ = sampled_softmax_loss(q, items[positives], positives, items[negatives], negatives, jnp.ones((1, 2), bool))
   # position 0: logits [pos 1, (hit masked), 1] -> log(e + e) - 1; position 1: [1, 1, 1] -> log(3 e) - 1
   expected = (np.log(2 * np.e) - 1 + np.log(3 * np.e) - 1) / 2
   assert float(loss) == pytest.approx(expected, rel=1e-6)
@@ -151,10 +160,12 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   from onerec_jax.train.optimizer import make_optimizer
   from onerec_jax.train.sasrec_task import SasrecTask
   from onerec_jax.train.train_step import init_state, make_train_step
+
   config = registry.get("sasrec_tiny")
   config.train.seed = 7
-  config.sasrec = dataclasses.replace(tiny_model().config, similarity="cosine", num_negatives=5,
-                                      negatives_per=negatives_per, window_stride=1)
+  config.sasrec = dataclasses.replace(
+    tiny_model().config, similarity="cosine", num_negatives=5, negatives_per=negatives_per, window_stride=1
+  )
   task = SasrecTask(config, None)
   task.model_config = dataclasses.replace(task.model_config, num_items=30)  # the hand-built model's catalogue
   model = tiny_model(similarity="cosine")
@@ -162,14 +173,18 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   graphdef, state = init_state(model, tx)
   rng = np.random.default_rng(0)
   inputs = rng.integers(-1, 30, size=(3, 6)).astype(np.int32)
-  batch = SasrecBatch(inputs=jnp.asarray(inputs), targets=jnp.asarray(rng.integers(0, 30, size=(3, 6)), jnp.int32),
-                      mask=jnp.asarray(inputs >= 0))
+  batch = SasrecBatch(
+    inputs=jnp.asarray(inputs),
+    targets=jnp.asarray(rng.integers(0, 30, size=(3, 6)), jnp.int32),
+    mask=jnp.asarray(inputs >= 0),
+  )
   step = make_train_step(graphdef, tx, task.loss)
   _, metrics = step(state, batch)
   key = jax.random.fold_in(jax.random.key(7), 0)
   shape = {"position": (3, 6, 5), "sequence": (3, 5), "batch": (5,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), 30, shape)
   queries = model.encode(batch.inputs)
-  expected, _ = sampled_softmax_loss(queries, model.item_vectors(batch.targets), batch.targets,
-                                     model.item_vectors(negatives), negatives, batch.mask)
+  expected, _ = sampled_softmax_loss(
+    queries, model.item_vectors(batch.targets), batch.targets, model.item_vectors(negatives), negatives, batch.mask
+  )
   assert float(metrics["loss"]) == pytest.approx(float(expected), rel=1e-5)

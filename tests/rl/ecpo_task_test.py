@@ -39,8 +39,10 @@ def test_an_ecpo_step_uses_real_rollouts_and_moves_the_policy(supervised):
   assert np.isfinite(metrics["loss"]) and metrics["rl/reward_mean"] > 0
   # Two updates per rollout: the second sees a ratio away from 1, bounded by the early clip.
   assert 1.0 <= metrics["rl/ratio_max"] <= 1 + config.rl.eps + config.rl.delta + 1e-5
-  moved = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
-              for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(init.params)))
+  moved = max(
+    float(np.abs(np.asarray(a) - np.asarray(b)).max())
+    for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(init.params))
+  )
   assert moved > 0
 
 

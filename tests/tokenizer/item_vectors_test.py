@@ -15,10 +15,20 @@ def _dataset(num_users=400, num_items=60, length=12, seed=0):
   items = (group[:, None] * 10 + rng.integers(0, 10, (num_users, length))).astype(np.int32)
   i = num_items
   return SequenceDataset(
-      items=items, lengths=np.full(num_users, length, np.int32), feedback=np.zeros((num_users, length, 4), np.float32),
-      positive=np.ones((num_users, length), bool), user_ids=np.arange(num_users), user_static=np.zeros((num_users, 1), np.int32),
-      static_vocab_sizes=(1,), item_category=np.zeros(i, np.int32), item_author=np.zeros(i, np.int32),
-      item_content=rng.normal(size=(i, 8)).astype(np.float32), num_categories=1, num_authors=1, name='groups')
+    items=items,
+    lengths=np.full(num_users, length, np.int32),
+    feedback=np.zeros((num_users, length, 4), np.float32),
+    positive=np.ones((num_users, length), bool),
+    user_ids=np.arange(num_users),
+    user_static=np.zeros((num_users, 1), np.int32),
+    static_vocab_sizes=(1,),
+    item_category=np.zeros(i, np.int32),
+    item_author=np.zeros(i, np.int32),
+    item_content=rng.normal(size=(i, 8)).astype(np.float32),
+    num_categories=1,
+    num_authors=1,
+    name='groups',
+  )
 
 
 def _cos(x, a, b):
@@ -45,8 +55,15 @@ def test_collaborative_vectors_put_cooccurring_items_closer():
 def test_alignment_loss_falls_and_pairs_move_closer():
   data = _dataset()
   pairs = collaborative.positive_pairs(data, 3)
-  cfg = ItemVectorsConfig(align_dim=16, align_hidden=64, align_steps=200, align_batch_size=64, align_temperature=0.1,
-                         align_recon_weight=0.1, align_learning_rate=1e-2)
+  cfg = ItemVectorsConfig(
+    align_dim=16,
+    align_hidden=64,
+    align_steps=200,
+    align_batch_size=64,
+    align_temperature=0.1,
+    align_recon_weight=0.1,
+    align_learning_rate=1e-2,
+  )
   fit = alignment.fit_alignment(data.item_content, pairs, cfg)
   nce = fit.history['info_nce']
   assert nce[-1] < nce[0] - 0.5, nce
@@ -65,16 +82,21 @@ def test_text_embedding_cache_hit_and_miss(tmp_path):
 
   def fake_encoder(texts):  # deterministic stand-in for the sentence encoder
     calls.append(len(texts))
-    return np.stack([np.frombuffer(item_text.texts_hash([t], 'x')[:32].encode(), np.uint8)[:16] / 255.0
-                     for t in texts]).astype(np.float32)
+    return np.stack(
+      [np.frombuffer(item_text.texts_hash([t], 'x')[:32].encode(), np.uint8)[:16] / 255.0 for t in texts]
+    ).astype(np.float32)
 
   texts = ['Toy Story (1995). Genres: Animation.', 'Heat (1995). Genres: Action.']
   emb, hit = item_text.embed_texts(texts, cache_dir=str(tmp_path), name='d', encoder=fake_encoder, encoder_name='fake')
   assert not hit and calls == [2] and emb.shape == (2, 16)
-  emb2, hit2 = item_text.embed_texts(texts, cache_dir=str(tmp_path), name='d', encoder=fake_encoder, encoder_name='fake')
+  emb2, hit2 = item_text.embed_texts(
+    texts, cache_dir=str(tmp_path), name='d', encoder=fake_encoder, encoder_name='fake'
+  )
   assert hit2 and calls == [2]
   np.testing.assert_array_equal(emb, emb2)
-  _, hit3 = item_text.embed_texts(texts[:1], cache_dir=str(tmp_path), name='d', encoder=fake_encoder, encoder_name='fake')
+  _, hit3 = item_text.embed_texts(
+    texts[:1], cache_dir=str(tmp_path), name='d', encoder=fake_encoder, encoder_name='fake'
+  )
   assert not hit3 and calls == [2, 1]  # other texts -> other hash -> recomputed
   with pytest.raises(ValueError, match='expected finite'):
     item_text.embed_texts(['a'], cache_dir=str(tmp_path), name='e', encoder=lambda t: np.full((1, 3), np.nan))
@@ -85,7 +107,9 @@ def test_item_texts_for_movielens_and_no_text_datasets(tmp_path):
   folder.mkdir()
   (folder / 'movies.dat').write_text('1::Toy Story (1995)::Animation|Comedy\n2::Heat (1995)::Action\n', 'latin-1')
   assert item_text.item_texts('ml1m', str(tmp_path), np.array([2, 1])) == [
-      'Heat (1995). Genres: Action.', 'Toy Story (1995). Genres: Animation, Comedy.']
+    'Heat (1995). Genres: Action.',
+    'Toy Story (1995). Genres: Animation, Comedy.',
+  ]
   with pytest.raises(ValueError, match='item 3'):
     item_text.item_texts('ml1m', str(tmp_path), np.array([3]))
   with pytest.raises(ValueError, match='no item text'):

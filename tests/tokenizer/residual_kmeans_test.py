@@ -53,9 +53,7 @@ def test_reconstruction_error_falls_with_each_level():
 
 def test_deterministic_by_seed():
   x = np.random.default_rng(2).normal(size=(1000, 8)).astype(np.float32)
-  fit = lambda seed: rk.fit_residual_kmeans(
-      x, TokenizerConfig(num_levels=2, codebook_size=16, num_iters=5, seed=seed)
-  )
+  fit = lambda seed: rk.fit_residual_kmeans(x, TokenizerConfig(num_levels=2, codebook_size=16, num_iters=5, seed=seed))
   a, b, c = fit(0), fit(0), fit(1)
   np.testing.assert_array_equal(np.asarray(a.codebooks), np.asarray(b.codebooks))
   np.testing.assert_array_equal(np.asarray(a.codes), np.asarray(b.codes))
@@ -119,19 +117,19 @@ def test_balanced_assignment_prefers_near_clusters():
 
 
 @pytest.mark.parametrize(
-    'vectors, cfg, match',
-    [
-        (np.full((100, 4), np.nan, np.float32), TokenizerConfig(codebook_size=4), 'NaN or Inf'),
-        (_with_inf(), TokenizerConfig(codebook_size=4), 'NaN or Inf'),
-        (np.zeros((10, 4), np.float32), TokenizerConfig(codebook_size=16), 'at least codebook_size'),
-        (np.zeros((100,), np.float32), TokenizerConfig(codebook_size=4), '2-D'),
-        (np.zeros((100, 4), np.int32), TokenizerConfig(codebook_size=4), 'floating'),
-        (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, init='bad'), 'init'),
-        (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, balanced=True, batch_size=8), 'balanced'),
-        (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, dedup='x'), 'dedup'),
-        (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, batch_size=200), 'batch_size'),
-        (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=1), 'codebook_size'),
-    ],
+  'vectors, cfg, match',
+  [
+    (np.full((100, 4), np.nan, np.float32), TokenizerConfig(codebook_size=4), 'NaN or Inf'),
+    (_with_inf(), TokenizerConfig(codebook_size=4), 'NaN or Inf'),
+    (np.zeros((10, 4), np.float32), TokenizerConfig(codebook_size=16), 'at least codebook_size'),
+    (np.zeros((100,), np.float32), TokenizerConfig(codebook_size=4), '2-D'),
+    (np.zeros((100, 4), np.int32), TokenizerConfig(codebook_size=4), 'floating'),
+    (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, init='bad'), 'init'),
+    (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, balanced=True, batch_size=8), 'balanced'),
+    (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, dedup='x'), 'dedup'),
+    (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=4, batch_size=200), 'batch_size'),
+    (np.zeros((100, 4), np.float32), TokenizerConfig(codebook_size=1), 'codebook_size'),
+  ],
 )
 def test_bad_inputs_raise(vectors, cfg, match):
   with pytest.raises(ValueError, match=match):

@@ -45,10 +45,12 @@ def test_straight_through_gradients_reach_encoder_and_codebooks():
   grads = nnx.grad(lambda m: rq_vae.loss_fn(m, jnp.asarray(_data(64)), 0.25)[0])(model)
   enc = grads.encoder[0].kernel[...]
   assert float(jnp.abs(enc).sum()) > 0
+
   # without the codebook and commitment terms, only the straight-through path reaches the encoder
   def recon_only(m, x):
     q = rq_vae.quantize(m.codebooks[...], m.encode(x))
     return jnp.mean((m.decode(q['z_st']) - x) ** 2)
+
   g2 = nnx.grad(recon_only)(model, jnp.asarray(_data(64)))
   assert float(jnp.abs(g2.encoder[0].kernel[...]).sum()) > 0
   assert float(jnp.abs(grads.codebooks[...]).sum()) > 0

@@ -14,19 +14,41 @@ from onerec_jax.tokenizer import build
 from onerec_jax.tokenizer import rq_vae
 from onerec_jax.tokenizer.semantic_ids import SemanticIdTable
 
-_TINY = ['--config.codebook_size=16', '--config.num_iters=5', '--config.rq_vae.num_epochs=3',
-         '--config.rq_vae.hidden_dims=32', '--config.rq_vae.latent_dim=8', '--config.vectors.align_steps=50',
-         '--config.vectors.align_dim=16', '--config.vectors.align_hidden=32']
-_KEYS = ['utilization/level_1', 'utilization/level_3', 'entropy_bits/level_2', 'entropy_norm/level_1',
-         'recon_loss_rel', 'recon_loss_rel/level_1', 'items_per_sid_max', 'items_per_sid_mean',
-         'collision_share', 'fit_seconds', 'unique_sids', 'sid_tokens']
+_TINY = [
+  '--config.codebook_size=16',
+  '--config.num_iters=5',
+  '--config.rq_vae.num_epochs=3',
+  '--config.rq_vae.hidden_dims=32',
+  '--config.rq_vae.latent_dim=8',
+  '--config.vectors.align_steps=50',
+  '--config.vectors.align_dim=16',
+  '--config.vectors.align_hidden=32',
+]
+_KEYS = [
+  'utilization/level_1',
+  'utilization/level_3',
+  'entropy_bits/level_2',
+  'entropy_norm/level_1',
+  'recon_loss_rel',
+  'recon_loss_rel/level_1',
+  'items_per_sid_max',
+  'items_per_sid_mean',
+  'collision_share',
+  'fit_seconds',
+  'unique_sids',
+  'sid_tokens',
+]
 
 
 @pytest.fixture(scope='module', autouse=True)
 def small_world():
   """A smaller simulated world than the default (load_dataset is what `run` calls), built once."""
-  loaded = datasets.load_dataset(DataConfig(dataset='synthetic', simulator=SimulatorConfig(
-      num_users=300, num_items=200, num_authors=40, min_history=8, max_history=20)))
+  loaded = datasets.load_dataset(
+    DataConfig(
+      dataset='synthetic',
+      simulator=SimulatorConfig(num_users=300, num_items=200, num_authors=40, min_history=8, max_history=20),
+    )
+  )
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(datasets, 'load_dataset', lambda config: loaded)
     yield loaded
@@ -59,8 +81,9 @@ def test_encode_with_saved_tokenizer_and_dim_mismatch(tokenized, tmp_path):
   out, result = tokenized
   vecs = np.random.default_rng(0).normal(size=(result['num_items'], result['dim'])).astype(np.float32)
   np.save(tmp_path / 'v.npy', vecs)
-  again = tokenize.run('synthetic', '', str(tmp_path / 'enc'), 'both', str(tmp_path / 'v.npy'), _TINY,
-                       tokenizer=out, probe=False)
+  again = tokenize.run(
+    'synthetic', '', str(tmp_path / 'enc'), 'both', str(tmp_path / 'v.npy'), _TINY, tokenizer=out, probe=False
+  )
   assert again['methods']['rq_kmeans']['utilization/level_1'] > 0
   np.save(tmp_path / 'w.npy', vecs[:, :5])
   with pytest.raises(ValueError, match='dimension mismatch'):

@@ -59,7 +59,7 @@ class ToyTask:
 
   def loss(self, model, batch, step):
     err = model(batch["x"]) - batch["y"]
-    loss = jnp.mean(err ** 2)
+    loss = jnp.mean(err**2)
     loss = jnp.where((step >= ToyTask.nan_from) & (step < ToyTask.nan_to), jnp.nan, loss)
     return loss, {"loss": loss}, {}
 
@@ -90,9 +90,19 @@ def toy_family():
 
 def _config(num_steps):
   return ExperimentConfig(
-      family="toy", train=TrainConfig(batch_size=16, num_steps=num_steps, learning_rate=0.1, warmup_steps=1,
-                                      log_every=2, checkpoint_every=3, weight_decay=0.0, prefetch=1),
-      eval=EvalConfig(ks=(1,), num_beams=1, eval_every=3, select_metric="hr@1"))
+    family="toy",
+    train=TrainConfig(
+      batch_size=16,
+      num_steps=num_steps,
+      learning_rate=0.1,
+      warmup_steps=1,
+      log_every=2,
+      checkpoint_every=3,
+      weight_decay=0.0,
+      prefetch=1,
+    ),
+    eval=EvalConfig(ks=(1,), num_beams=1, eval_every=3, select_metric="hr@1"),
+  )
 
 
 def test_toy_family_learns_resumes_exactly_and_selects_on_valid(tmp_path):
@@ -140,6 +150,7 @@ def test_nonfinite_steps_are_skipped_and_counted(tmp_path):
 def test_a_skipped_step_changes_no_parameter_or_optimiser_state():
   from onerec_jax.train.optimizer import make_optimizer
   from onerec_jax.train.train_step import init_state, make_train_step
+
   task = ToyTask(None, None)
   tx = make_optimizer(_config(12).train)
   graphdef, state = init_state(task.build_model(), tx)
@@ -152,8 +163,10 @@ def test_a_skipped_step_changes_no_parameter_or_optimiser_state():
   finally:
     ToyTask.nan_from = ToyTask.nan_to = -1
   assert int(after.step) == 2 and int(metrics["nonfinite_consecutive"]) == 1
-  for x, y in zip(jax.tree.leaves((state.params, state.opt_state.inner_state)),
-                  jax.tree.leaves((after.params, after.opt_state.inner_state))):
+  for x, y in zip(
+    jax.tree.leaves((state.params, state.opt_state.inner_state)),
+    jax.tree.leaves((after.params, after.opt_state.inner_state)),
+  ):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 

@@ -14,8 +14,9 @@ from onerec_jax.train.trainer import train_and_evaluate
 @pytest.mark.slow
 def test_tiny_onerec_beats_most_popular(tmp_path):
   config = registry.get("quickstart_tiny")
-  config.data.simulator = SimulatorConfig(num_users=400, num_items=120, num_categories=6, num_authors=12,
-                                          min_history=10, max_history=30, seed=0)
+  config.data.simulator = SimulatorConfig(
+    num_users=400, num_items=120, num_categories=6, num_authors=12, min_history=10, max_history=30, seed=0
+  )
   config.model.targets_per_window = 5  # the multi-target design: 5 targets per encoder pass
   config.train.num_steps, config.train.batch_size, config.train.warmup_steps = 150, 32, 10
   config.train.log_every = config.train.checkpoint_every = 150

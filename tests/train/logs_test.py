@@ -20,6 +20,7 @@ def test_library_info_is_dropped_warnings_and_our_lines_pass():
 
 def test_switch_adds_and_removes_the_filter():
   from absl import logging as absl_logging
+
   handler = absl_logging.get_absl_handler().python_handler
   quiet_library_logs(True)
   assert _FILTER in handler.filters

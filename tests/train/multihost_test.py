@@ -14,9 +14,16 @@ import sys
 
 import pytest
 
-_COMMON = ["-m", "experiments.train", "--experiment=quickstart_tiny", "--config.train.num_steps=6",
-           "--config.train.log_every=3", "--config.train.checkpoint_every=3", "--config.eval.max_users=40",
-           "--config.train.peak_matmul_size=0"]
+_COMMON = [
+  "-m",
+  "experiments.train",
+  "--experiment=quickstart_tiny",
+  "--config.train.num_steps=6",
+  "--config.train.log_every=3",
+  "--config.train.checkpoint_every=3",
+  "--config.eval.max_users=40",
+  "--config.train.peak_matmul_size=0",
+]
 
 
 def _free_port() -> int:
@@ -38,14 +45,33 @@ def _losses(log: str) -> list[float]:
 
 @pytest.mark.slow
 def test_two_processes_give_the_single_process_losses(tmp_path):
-  single = subprocess.run([sys.executable, *_COMMON, f"--workdir={tmp_path / 'single'}"], env=_env(2),
-                          capture_output=True, text=True, timeout=600)
+  single = subprocess.run(
+    [sys.executable, *_COMMON, f"--workdir={tmp_path / 'single'}"],
+    env=_env(2),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   assert single.returncode == 0, single.stderr[-3000:]
   port = _free_port()
-  procs = [subprocess.Popen([sys.executable, *_COMMON, f"--workdir={tmp_path / 'multi'}", "--distributed",
-                             f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
-                            env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-           for i in range(2)]
+  procs = [
+    subprocess.Popen(
+      [
+        sys.executable,
+        *_COMMON,
+        f"--workdir={tmp_path / 'multi'}",
+        "--distributed",
+        f"--coordinator_address=localhost:{port}",
+        "--num_processes=2",
+        f"--process_id={i}",
+      ],
+      env=_env(1),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    for i in range(2)
+  ]
   outs = [p.communicate(timeout=600)[0] for p in procs]
   for p, out in zip(procs, outs):
     assert p.returncode == 0, out[-3000:]

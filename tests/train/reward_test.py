@@ -21,8 +21,9 @@ def _loaded():
   click = np.array([1, 0, 1, 1, 0, 1, 1, 0, 1], np.float32)
   like = np.array([0, 0, 1, 0, 0, 0, 1, 0, 0], np.float32)
   inter = ix.Interactions.build(user, item, time, None, None, "test")
-  side = ix.ItemSide(np.arange(4, dtype=np.int32), np.zeros(4, np.int32), np.eye(4, dtype=np.float32), 5, 1,
-                     np.arange(4))
+  side = ix.ItemSide(
+    np.arange(4, dtype=np.int32), np.zeros(4, np.int32), np.eye(4, dtype=np.float32), 5, 1, np.arange(4)
+  )
   return ix.pack_sequences(inter, side, name="t", columns={"label/click": click, "label/like": like, "date": date})
 
 

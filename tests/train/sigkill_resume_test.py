@@ -13,14 +13,26 @@ import pytest
 
 from onerec_jax.train.checkpointing import restore_run
 
-_COMMON = ["-m", "experiments.train", "--experiment=quickstart_tiny", "--config.train.num_steps=9",
-           "--config.train.log_every=1", "--config.train.checkpoint_every=3", "--config.eval.max_users=20",
-           "--config.train.peak_matmul_size=0"]
+_COMMON = [
+  "-m",
+  "experiments.train",
+  "--experiment=quickstart_tiny",
+  "--config.train.num_steps=9",
+  "--config.train.log_every=1",
+  "--config.train.checkpoint_every=3",
+  "--config.eval.max_users=20",
+  "--config.train.peak_matmul_size=0",
+]
 
 
 def _run(workdir, kill_after_step=None):
-  proc = subprocess.Popen([sys.executable, *_COMMON, f"--workdir={workdir}"], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  proc = subprocess.Popen(
+    [sys.executable, *_COMMON, f"--workdir={workdir}"],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+    env={**os.environ, "JAX_PLATFORMS": "cpu"},
+  )
   lines = []
   for line in proc.stdout:
     lines.append(line)

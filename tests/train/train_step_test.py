@@ -39,8 +39,9 @@ def _run(accum_steps, steps=3):
 def test_accumulated_step_equals_the_whole_batch_step(k):
   whole, m1 = _run(1)
   accumulated, mk = _run(k)
-  np.testing.assert_allclose(np.asarray(accumulated.params["w"][...]), np.asarray(whole.params["w"][...]),
-                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    np.asarray(accumulated.params["w"][...]), np.asarray(whole.params["w"][...]), rtol=1e-5, atol=1e-6
+  )
   np.testing.assert_allclose(float(mk["loss"]), float(m1["loss"]), rtol=1e-5)
   np.testing.assert_allclose(float(mk["grad_norm"]), float(m1["grad_norm"]), rtol=1e-5)
 
