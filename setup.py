@@ -16,7 +16,6 @@ CORE = [
   "optax==0.2.8",
   "orbax-checkpoint==0.12.8",
   "absl-py==2.5.1",
-  "ml-collections==1.1.0",
   "numpy==2.4.6",
   "etils==1.15.0",
   "tensorboardX==2.6.5",
@@ -30,14 +29,27 @@ TFDS = [
   "importlib_resources==7.1.0",  # imported lazily by tfds 4.9.10 for builders inside a package
 ]
 
+# Executing the notebooks (tests/notebook_test.py) and opening them with any Jupyter front end.
+NOTEBOOK = [
+  "nbclient==0.10.2",
+  "nbformat==5.10.4",
+  "ipykernel==6.29.5",
+  "ipython==9.18.1",
+  "jupyter_client==8.10.0",
+  "pyzmq==27.3.0",
+  "tornado==6.6.1",
+  "traitlets==5.16.1",
+]
+
 EXTRAS = {
   "test": [
     "pytest==9.2.0",
     "pytest-xdist==3.8.0",
-    "hypothesis==6.155.2",
     "ruff==0.14.5",
     *TFDS,  # the suite proves the TFDS builders and the tfds_dir read path
+    *NOTEBOOK,  # the suite executes notebooks/onerec_tour.ipynb
   ],
+  "notebook": NOTEBOOK,
   # Optional TFDS builders (data/tfds_builders.py): array_record files without TensorFlow.
   "tfds": TFDS,
   # Text embeddings of item side information (onerec_jax/tokenizer/item_text.py), offline on CPU.

@@ -226,6 +226,7 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
         xla_flops_per_step=train.get("xla_flops_per_step", 0.0),
         train_flops=flops * steps,
         train_seconds=train.get("seconds_this_run", 0.0),
+        final_train_loss=train.get("final_loss", float("nan")),
       )
       selected = results.get("selected")
       values = selected["test"] if selected else results.get("model", {})

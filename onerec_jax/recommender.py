@@ -35,6 +35,14 @@ class Recommender:
 
     return cls(*restore_run(workdir, step))
 
+  def model(self):
+    """The trained model (a OneRec nnx.Module) in eval mode, e.g. to run it on a batch and read its aux."""
+    from flax import nnx
+
+    model = nnx.merge(self.graphdef, self.state.params, self.state.rest)
+    model.eval()
+    return model
+
   def recommend(
     self, user_rows, k: int = 10, num_beams: int | None = None, positions=None
   ) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ for scaling runs on accelerators; `onerec_synthetic_tiny` is their CPU sibling (
 
 from __future__ import annotations
 
-from experiments.registry import register
+from experiments.registry import Sweep, register, register_sweep
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
@@ -88,3 +88,16 @@ def onerec_synthetic_tiny() -> ExperimentConfig:
     lifelong_queries=2,
   )
   return config
+
+
+@register_sweep("quickstart_tiny_widths", "quickstart_tiny at four widths (the notebook's scaling example)")
+def quickstart_tiny_widths() -> Sweep:
+  """Four model widths of the tiny quickstart, 40 steps each: a seconds-long sweep to show the runner and
+  the law fit (experiments.scaling_law) end to end; not a scaling measurement."""
+  widths = {"d16": 16, "d32": 32, "d48": 48, "d64": 64}
+  return Sweep(
+    experiment="quickstart_tiny",
+    base=("train.num_steps=40", "train.log_every=10", "eval.max_users=32"),
+    runs={name: (f"model.d_model={d}", f"model.ffn_dim={2 * d}") for name, d in widths.items()},
+    metrics=("recall@10", "ndcg@10"),
+  )

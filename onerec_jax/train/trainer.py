@@ -178,7 +178,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     iterator = pipeline.train_iterator(dataset, first, tc.prefetch)
     t0 = time.time()
     last_time, last_step, train_seconds = t0, first, 0.0
-    compiled, flops_per_step, nonfinite_total = None, 0.0, 0
+    compiled, flops_per_step, nonfinite_total, final_loss = None, 0.0, 0, float("nan")
     model_flops = float(task.train_flops(tc.batch_size))
     peak = measure_matmul_peak(task.compute_dtype, tc.peak_matmul_size) if tc.peak_matmul_size else 0.0
     if peak:
@@ -232,6 +232,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
             _hms(eta),
           )
           summaries.scalars(done, {f"train/{k}": v for k, v in values.items()})
+          final_loss = values["loss"]
           last_time, last_step = now, done
           nonfinite_total = int(values.get("nonfinite_total", 0))
           if values.get("nonfinite_consecutive", 0) >= tc.max_nonfinite_steps:
@@ -283,6 +284,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     "model_flops_per_step": model_flops,
     "matmul_peak_flops_per_device": peak,
     "nonfinite_steps_skipped": nonfinite_total,
+    "final_loss": final_loss,
     "epochs": tc.num_steps / max(per_epoch, 1),
     **task.summary(),
   }
