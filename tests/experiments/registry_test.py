@@ -113,3 +113,20 @@ def test_bad_overrides_fail_clearly(override, message):
     config = registry.get("quickstart_tiny")
     apply_overrides(config, [override])
     config.validate()
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_tiny_variant_of_every_experiment_validates_and_builds(name):
+  config = registry.get(name + ":tiny")
+  config.validate()
+  assert config.name == name + ":tiny" and config.family == registry.get(name).family
+  assert config.train.num_steps <= 20 and config.model.d_model <= 32
+  assert config.data.dataset == registry.get(name).data.dataset  # same data and protocol, smaller
+  assert _abstract_model(config) is not None
+
+
+def test_tiny_variant_trains_end_to_end(tmp_path):
+  from onerec_jax.train.trainer import train_and_evaluate
+
+  results = train_and_evaluate(registry.get("quickstart:tiny"), str(tmp_path / "qt"))
+  assert results["train"]["steps"] == 20 and results["legal_rate"] == 1.0
