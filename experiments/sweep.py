@@ -261,6 +261,23 @@ def format_table(rows: list[dict], metrics) -> str:
   return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in table)
 
 
+def markdown_table(rows: list[dict], metrics, sweep: registry.Sweep | None = None) -> str:
+  """The rows as a Markdown table (BENCHMARKS.md): run, overrides beyond the base, steps, wall, metrics."""
+  base = set(sweep.base) if sweep else set()
+  lines = [
+    "| run | overrides | status | steps | wall | " + " | ".join(metrics) + " |",
+    "|---" * (5 + len(metrics)) + "|",
+  ]
+  for r in rows:
+    own = " ".join(o for o in r["overrides"].split(" ") if o and o not in base) or "(base)"
+    wall = f"{r['wall_seconds'] / 60:.0f} min" if r.get("wall_seconds") else "-"
+    values = [f"{r[m]:.4f}" if isinstance(r.get(m), float) else "-" for m in metrics]
+    lines.append(
+      f"| {r['run']} | `{own}` | {r['status']} | {r.get('steps', '-')} | {wall} | " + " | ".join(values) + " |"
+    )
+  return "\n".join(lines)
+
+
 def parse_flags(argv):
   rest, overrides = split_config_args(argv)
   _OVERRIDES.extend(o[len("--config.") :] for o in overrides)
@@ -285,6 +302,7 @@ def main(argv):
       data_dir=common_flags.DATA_DIR.value,
     )
   print(format_table(rows, sweep.metrics))
+  print(markdown_table(rows, sweep.metrics, sweep))
   print(f"table: {os.path.join(workdir, 'sweep.csv')} and sweep.json")
   failed = [r["run"] for r in rows if r["status"] == "failed"]
   for row in rows:

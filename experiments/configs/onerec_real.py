@@ -6,9 +6,10 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     full-catalogue ranking by beam search, history not excluded. Semantic IDs: RQ-Kmeans 3 x 256 + one
     disambiguation token over all-MiniLM-L6-v2 embeddings of the item text (needs the `tokenizer-text`
     extra; any other category: --config.data.dataset=amazon_<category>, the recipe unchanged).
-    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-01 (2 cores, 3,000 steps = 14.3
-    epochs, 40 min wall): test Recall@10 0.0410, NDCG@10 0.0204, Recall@5 0.0242 (most-popular 0.0114):
-    short of TIGER (BENCHMARKS.md says what differs and what comes next).
+    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-02 (2 cores, 2,000 steps = 9.6
+    epochs, 33 min of training shared with other work, commit 323bcab): test Recall@10 0.0445, NDCG@10
+    0.0217, Recall@5 0.0262, NDCG@5 0.0158 (most-popular 0.0114); short of TIGER. 3,000 steps gave less
+    (0.0410) and a longer schedule no more (the model memorises; BENCHMARKS.md).
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
     HSTU protocol: ML-1M leave-one-out, history <= 200, the items of that input window excluded from the
     ranking (as HSTU's code and our SASRec; the beam of 256 is wide enough to fill K after exclusion for
@@ -45,7 +46,7 @@ def onerec_beauty() -> ExperimentConfig:
       "beauty", short_len=20, positive_len=0, lifelong_len=0, targets_per_window=10, dropout_rate=0.1, embed_dim=64
     ),
     train=TrainConfig(
-      batch_size=128, num_steps=3000, learning_rate=2e-3, warmup_steps=200, log_every=100, checkpoint_every=500
+      batch_size=128, num_steps=2000, learning_rate=2e-3, warmup_steps=200, log_every=100, checkpoint_every=500
     ),
     eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=256, protocol="tiger"),
   )
