@@ -14,7 +14,7 @@ Runbook (2 CPU cores):
 from __future__ import annotations
 
 from experiments.configs.quickstart import quickstart, quickstart_tiny
-from experiments.registry import register
+from experiments.registry import Sweep, register, register_sweep
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.rl.config import RLConfig
 from onerec_jax.train.config import TrainConfig
@@ -47,4 +47,25 @@ def ecpo_synthetic_tiny() -> ExperimentConfig:
     rl=RLConfig(group_size=8, rl_share=0.5, updates_per_rollout=2),
     train=TrainConfig(batch_size=16, num_steps=4, learning_rate=1e-3, warmup_steps=1, log_every=1, checkpoint_every=2),
     eval=base.eval,
+  )
+
+
+@register_sweep("ecpo_synthetic_study", "ECPO on the simulator: group size, early clip vs GRPO, P-Score vs oracle")
+def ecpo_synthetic_study() -> Sweep:
+  """The issue-11 rows, each a run of ecpo_synthetic from the same supervised run (give it on the command
+  line; the P-Score rows also need a reward_synthetic run):
+
+    python -m experiments.sweep --sweep=ecpo_synthetic_study --workdir=~/runs/ecpo_study \\
+        --config.rl.init_from=/tmp/onerec_quickstart --config.rl.reward_from=/tmp/reward_synthetic
+  """
+  return Sweep(
+    experiment="ecpo_synthetic",
+    runs={
+      "ecpo_g32": ("rl.group_size=32",),
+      "grpo_g32": ("rl.group_size=32", "rl.early_clip=false"),
+      "ecpo_g128": ("rl.group_size=128",),
+      "ecpo_g512": ("rl.group_size=512", "train.batch_size=64"),
+      "ecpo_g32_pscore": ("rl.group_size=32", "rl.reward=pscore"),
+    },
+    metrics=("recall@10", "ndcg@10"),
   )

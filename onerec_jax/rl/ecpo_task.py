@@ -86,6 +86,8 @@ class EcpoTask:
       raise ValueError("rl.reward='oracle' needs the simulator's ground truth (data.dataset='synthetic')")
     self.scorer = None
     if rl.reward == "pscore":
+      if not rl.reward_from:
+        raise ValueError("rl.reward='pscore' needs rl.reward_from: the workdir of a trained reward run")
       from onerec_jax.evaluation.reward_selection import pscorer
 
       self.scorer = pscorer(rl.reward_from)
