@@ -54,7 +54,7 @@ SERIES = (
   "onerec_synthetic_2633b",
 )
 
-_EXPERIMENTS = flags.DEFINE_list("experiments", list(SERIES[:3]), "registered OneRec experiments")
+_EXPERIMENTS = common_flags.EXPERIMENTS  # default: the first three sizes of SERIES
 _LAYOUTS = flags.DEFINE_list("layouts", list(LAYOUTS), f"mesh layouts: {list(LAYOUTS)}")
 flags.DEFINE_integer("devices", 8, "simulated CPU devices (read before JAX starts)")
 _GOLDEN = flags.DEFINE_string("write_golden", None, "also write the partition specs of every series size here")
@@ -255,7 +255,9 @@ def main(argv):
   results = {
     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     "devices": jax.device_count(),
-    "runs": [compile_experiment(n, layout) for n in _EXPERIMENTS.value for layout in _LAYOUTS.value],
+    "runs": [
+      compile_experiment(n, layout) for n in (_EXPERIMENTS.value or list(SERIES[:3])) for layout in _LAYOUTS.value
+    ],
   }
   out = _OUT.value or "experiments/results/aot_compile.json"
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)

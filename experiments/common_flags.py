@@ -9,3 +9,9 @@ DATA_DIR = flags.DEFINE_string("data_dir", None, "folder of real datasets (defau
 DATASET = flags.DEFINE_string("dataset", None, "dataset name (onerec_jax.input.datasets.dataset_names)")
 OUT = flags.DEFINE_string("out", None, "output file or folder (each entry point says which and its default)")
 LIBRARY_LOGS = flags.DEFINE_bool("library_logs", False, "also print third-party INFO logs (Orbax, grain)")
+EXPERIMENTS = flags.DEFINE_list(
+  "experiments",
+  [],
+  "registered experiments, each optionally `name:field=v;field=v` (benchmarks, aot_compile; each says its default)",
+)
+STEPS = flags.DEFINE_integer("steps", 0, "timed steps per measurement (benchmarks; 0 = the script's default)")

@@ -22,16 +22,16 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import app, logging
 
 from experiments import common_flags
 from experiments import registry
 
-_EXPERIMENTS = flags.DEFINE_list(
-  "experiments", ["sasrec_ml1m", "quickstart"], "registered experiments, each optionally `name:field=v;field=v`"
-)
+_EXPERIMENTS = common_flags.EXPERIMENTS  # default ["sasrec_ml1m", "quickstart"]
+DEFAULT_EXPERIMENTS = ["sasrec_ml1m", "quickstart"]
 _DATA_DIR = common_flags.DATA_DIR
-_STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement")
+_STEPS = common_flags.STEPS  # default 20
+DEFAULT_STEPS = 20
 _OUT = common_flags.OUT  # JSON results file (default experiments/results/input_pipeline_bench.json)
 
 
@@ -128,7 +128,7 @@ def main(argv):
       "load_average": list(os.getloadavg()),
     },
     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    "runs": [bench(e, data_dir, _STEPS.value) for e in _EXPERIMENTS.value],
+    "runs": [bench(e, data_dir, (_STEPS.value or DEFAULT_STEPS)) for e in (_EXPERIMENTS.value or DEFAULT_EXPERIMENTS)],
   }
   out = _OUT.value or "experiments/results/input_pipeline_bench.json"
   os.makedirs(os.path.dirname(out) or ".", exist_ok=True)

@@ -30,13 +30,11 @@ from absl import app, flags, logging
 
 from experiments import common_flags, registry
 
-_EXPERIMENTS = flags.DEFINE_list(
-  "experiments",
-  ["onerec_synthetic_tiny", "onerec_synthetic_0015b"],
-  "registered experiments, each optionally `name:field=v;field=v`",
-)
+_EXPERIMENTS = common_flags.EXPERIMENTS  # default ["onerec_synthetic_tiny", "onerec_synthetic_0015b"]
+DEFAULT_EXPERIMENTS = ["onerec_synthetic_tiny", "onerec_synthetic_0015b"]
 _DTYPES = flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "compute dtypes (model.dtype)")
-_STEPS = flags.DEFINE_integer("steps", 10, "timed steps per repeat")
+_STEPS = common_flags.STEPS  # default 10
+DEFAULT_STEPS = 10
 _REPEATS = flags.DEFINE_integer("repeats", 3, "repeats; the median is reported")
 _PEAK_SIZE = flags.DEFINE_integer("peak_size", 4096, "matmul size of the peak measurement")
 _OUT = common_flags.OUT  # JSON results file (default experiments/results/train_bench.json)
@@ -141,8 +139,8 @@ def main(argv):
   peaks = {dtype: measure_matmul_peak(dtype, _PEAK_SIZE.value, repeats=5) for dtype in _DTYPES.value}
   logging.warning("matmul peaks (GFLOP/s per device): %s", {k: round(v / 1e9, 1) for k, v in peaks.items()})
   runs = [
-    bench(e, dtype, data_dir, _STEPS.value, _REPEATS.value, peaks)
-    for e in _EXPERIMENTS.value
+    bench(e, dtype, data_dir, (_STEPS.value or DEFAULT_STEPS), _REPEATS.value, peaks)
+    for e in (_EXPERIMENTS.value or DEFAULT_EXPERIMENTS)
     for dtype in _DTYPES.value
   ]
   results = {

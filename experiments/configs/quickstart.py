@@ -92,12 +92,12 @@ def onerec_synthetic_tiny() -> ExperimentConfig:
 
 @register_sweep("quickstart_tiny_widths", "quickstart_tiny at four widths (the notebook's scaling example)")
 def quickstart_tiny_widths() -> Sweep:
-  """Four model widths of the tiny quickstart, 40 steps each: a seconds-long sweep to show the runner and
+  """Four model widths of the tiny quickstart, 10 steps each: a seconds-long sweep to show the runner and
   the law fit (experiments.scaling_law) end to end; not a scaling measurement."""
   widths = {"d16": 16, "d32": 32, "d48": 48, "d64": 64}
   return Sweep(
     experiment="quickstart_tiny",
-    base=("train.num_steps=40", "train.log_every=10", "eval.max_users=32"),
+    base=("train.num_steps=10", "train.log_every=5", "eval.max_users=16"),
     runs={name: (f"model.d_model={d}", f"model.ffn_dim={2 * d}") for name, d in widths.items()},
     metrics=("recall@10", "ndcg@10"),
   )

@@ -44,15 +44,6 @@ def test_an_ecpo_step_uses_real_rollouts_and_moves_the_policy(supervised):
     for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(init.params))
   )
   assert moved > 0
-
-
-@pytest.mark.slow
-def test_ecpo_family_trains_and_evaluates_through_the_engine(supervised, tmp_path):
-  config = registry.get("ecpo_synthetic_tiny")
-  config.rl.init_from = supervised
-  results = train_and_evaluate(config, str(tmp_path / "ecpo"))
-  assert results["train"]["family"] == "ecpo" and results["legal_rate"] == 1.0
-  assert "ground_truth_engagement@10" in results
   with pytest.raises(ValueError, match="rl.init_from is empty"):
     make_task(registry.get("ecpo_synthetic_tiny"), None)
 
@@ -63,5 +54,6 @@ def test_pscore_reward_from_a_reward_run(supervised, tmp_path):
   config = registry.get("ecpo_synthetic_tiny")
   config.rl.init_from, config.rl.reward, config.rl.reward_from = supervised, "pscore", str(tmp_path / "reward")
   config.train.num_steps = 2
-  results = train_and_evaluate(config, str(tmp_path / "ecpo_pscore"))
+  results = train_and_evaluate(config, str(tmp_path / "ecpo_pscore"))  # through the engine, evaluated
   assert results["train"]["family"] == "ecpo" and results["legal_rate"] == 1.0
+  assert "ground_truth_engagement@10" in results
