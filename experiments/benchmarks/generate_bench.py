@@ -13,9 +13,7 @@ the median seconds per call, users/s and milliseconds per user, with the compile
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
 import time
 
@@ -25,6 +23,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from experiments import common_flags, registry
+from experiments.benchmarks import results
 
 _EXPERIMENTS = common_flags.EXPERIMENTS  # default ["quickstart"]
 DEFAULT_EXPERIMENTS = ["quickstart"]
@@ -96,21 +95,7 @@ def main(argv):
     bench(e, beams, _USERS.value, _STEPS.value or DEFAULT_STEPS, _GEN_REPEATS.value, data_dir)
     for e in (_EXPERIMENTS.value or DEFAULT_EXPERIMENTS)
   ]
-  results = {
-    "machine": {
-      "platform": platform.platform(),
-      "cpus": os.cpu_count(),
-      "devices": [str(d) for d in jax.devices()],
-      "load_average": list(os.getloadavg()),
-    },
-    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    "runs": runs,
-  }
-  out = common_flags.OUT.value or "experiments/results/generate_bench.json"
-  os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-  with open(out, "w") as f:
-    json.dump(results, f, indent=1)
-  print(json.dumps(results, indent=1))
+  results.write(common_flags.OUT.value or "experiments/results/generate_bench.json", runs=runs)
 
 
 if __name__ == "__main__":

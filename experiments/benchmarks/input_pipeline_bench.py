@@ -15,9 +15,7 @@ targets. The pipeline keeps up when (1) >= (2). Compile time excluded (one warm-
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import time
 
 import jax
@@ -26,6 +24,7 @@ from absl import app, logging
 
 from experiments import common_flags
 from experiments import registry
+from experiments.benchmarks import results
 
 _EXPERIMENTS = common_flags.EXPERIMENTS  # default ["sasrec_ml1m", "quickstart"]
 DEFAULT_EXPERIMENTS = ["sasrec_ml1m", "quickstart"]
@@ -120,21 +119,8 @@ def bench(entry: str, data_dir: str, steps: int) -> dict:
 def main(argv):
   del argv
   data_dir = _DATA_DIR.value or os.environ.get("ONEREC_DATA_DIR", "")
-  results = {
-    "machine": {
-      "platform": platform.platform(),
-      "cpus": os.cpu_count(),
-      "devices": [str(d) for d in jax.devices()],
-      "load_average": list(os.getloadavg()),
-    },
-    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    "runs": [bench(e, data_dir, (_STEPS.value or DEFAULT_STEPS)) for e in (_EXPERIMENTS.value or DEFAULT_EXPERIMENTS)],
-  }
-  out = _OUT.value or "experiments/results/input_pipeline_bench.json"
-  os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-  with open(out, "w") as f:
-    json.dump(results, f, indent=1)
-  print(json.dumps(results, indent=1))
+  runs = [bench(e, data_dir, (_STEPS.value or DEFAULT_STEPS)) for e in (_EXPERIMENTS.value or DEFAULT_EXPERIMENTS)]
+  results.write(_OUT.value or "experiments/results/input_pipeline_bench.json", runs=runs)
 
 
 if __name__ == "__main__":

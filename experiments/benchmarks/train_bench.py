@@ -18,9 +18,7 @@ temporaries, XLA's memory analysis). Compilation excluded.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
 import time
 
@@ -29,6 +27,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from experiments import common_flags, registry
+from experiments.benchmarks import results
 
 _EXPERIMENTS = common_flags.EXPERIMENTS  # default ["onerec_synthetic_tiny", "onerec_synthetic_0015b"]
 DEFAULT_EXPERIMENTS = ["onerec_synthetic_tiny", "onerec_synthetic_0015b"]
@@ -143,24 +142,12 @@ def main(argv):
     for e in (_EXPERIMENTS.value or DEFAULT_EXPERIMENTS)
     for dtype in _DTYPES.value
   ]
-  results = {
-    "machine": {
-      "platform": platform.platform(),
-      "processor": platform.processor(),
-      "cpus": os.cpu_count(),
-      "devices": [str(d) for d in jax.devices()],
-      "load_average": list(os.getloadavg()),
-    },
-    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    "matmul_peak_flops_per_device": peaks,
-    "peak_size": _PEAK_SIZE.value,
-    "runs": runs,
-  }
-  out = _OUT.value or "experiments/results/train_bench.json"
-  os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-  with open(out, "w") as f:
-    json.dump(results, f, indent=1)
-  print(json.dumps(results, indent=1))
+  results.write(
+    _OUT.value or "experiments/results/train_bench.json",
+    matmul_peak_flops_per_device=peaks,
+    peak_size=_PEAK_SIZE.value,
+    runs=runs,
+  )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from flax import nnx
 
 from experiments import registry
 from onerec_jax.config_overrides import apply_overrides, from_dict, to_dict
-from onerec_jax.input.sequences import FEEDBACK_NAMES
 from onerec_jax.models.onerec import OneRec
 from onerec_jax.models.sasrec import SASRec
 from onerec_jax.sharding.rules import make_mesh, mesh_context
@@ -16,19 +15,9 @@ from onerec_jax.sharding.rules import make_mesh, mesh_context
 
 def _with_data_fields(config):
   """Model config with the data-dependent fields filled from the config alone (no data generated)."""
-  sim, tok = config.data.simulator, config.tokenizer
-  levels = tok.num_levels + (1 if tok.dedup == "extra_token" else 0)
-  return dataclasses.replace(
-    config.model,
-    num_items=sim.num_items,
-    num_users=sim.num_users,
-    num_categories=sim.num_categories,
-    num_authors=sim.num_authors,
-    static_vocab_sizes=(7, 2, 4),
-    num_feedback=len(FEEDBACK_NAMES),
-    num_sid_levels=levels,
-    sid_vocab_size=tok.codebook_size,
-  )
+  from experiments.aot_compile import abstract_model_config
+
+  return abstract_model_config(config)
 
 
 def _abstract_model(config):
