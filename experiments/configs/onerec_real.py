@@ -113,6 +113,9 @@ def onerec_beauty_ablations() -> Sweep:
       # only, as TIGER), and stronger dropout.
       "no_item_id": ("model.use_item_id_embedding=false",),
       "dropout_03": ("model.dropout_rate=0.3",),
+      # The regularisers together, from the best single row (static_off).
+      "static_off_no_item_id": ("model.static_pathway=off", "model.use_item_id_embedding=false"),
+      "static_off_dropout_03": ("model.static_pathway=off", "model.dropout_rate=0.3"),
       # Equal activated parameters: 4 experts of the dense width (512), one per token.
       "moe_4e_top1": ("model.num_experts=4", "model.num_experts_per_token=1"),
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
