@@ -41,6 +41,7 @@ def beam_search(
   num_levels: int,
   trie_children: jax.Array,
   trie_leaf_item: jax.Array,
+  constrained: bool = True,
 ) -> BeamResult:
   """Trie-constrained beam search (jit-friendly; the level loop is unrolled).
 
@@ -53,6 +54,9 @@ def beam_search(
     trie_children: [n, v] int32 child node of each (node, code), -1 when the prefix is invalid; node 0 is
       the root.
     trie_leaf_item: [n] int32 item at each full-depth node, -1 elsewhere.
+    constrained: restrict every level to the trie's codes (default). False: a free search over all v
+      codes, with the trie only labelling each ID (item -1 where the ID names no item; the format
+      reward's rollouts).
 
   Returns:
     BeamResult. Scores are the model's log-probabilities (not renormalised over the allowed codes).
@@ -66,6 +70,7 @@ def beam_search(
     num_levels=num_levels,
     trie_children=trie_children,
     trie_leaf_item=trie_leaf_item,
+    constrained=constrained,
   )
 
 
@@ -79,6 +84,7 @@ def beam_search_cached(
   trie_children: jax.Array,
   trie_leaf_item: jax.Array,
   reorder: Callable[[Cache, jax.Array], Cache] = reorder_beams,
+  constrained: bool = True,
 ) -> BeamResult:
   """Trie-constrained beam search with a per-beam decoder cache (jit-friendly; levels unrolled).
 
@@ -100,6 +106,7 @@ def beam_search_cached(
     trie_leaf_item: [n] int32 item at each full-depth node, -1 elsewhere.
     reorder: (cache, rows [b * w] int32) -> the cache whose row i is the old row rows[i]; the default
       gathers the leading axis of every leaf.
+    constrained: as `beam_search` (False: free search; illegal IDs get item -1 and a finite score).
 
   Returns:
     BeamResult, as `beam_search`.
@@ -114,8 +121,10 @@ def beam_search_cached(
   for level in range(num_levels):
     logits, cache = step_fn(sids.reshape(b * w, -1), cache)
     log_probs = jax.nn.log_softmax(logits.reshape(b, w, v).astype(jnp.float32), axis=-1)
-    children = trie_children[jnp.maximum(nodes, 0)]  # [b, w, v]
-    allowed = (children >= 0) & (nodes >= 0)[..., None] & (scores > NEG_INF / 2)[..., None]
+    # Trie children of each beam's node ([b, w, v]); -1 below a node that is already off the trie.
+    children = jnp.where((nodes >= 0)[..., None], trie_children[jnp.maximum(nodes, 0)], -1)
+    live = (scores > NEG_INF / 2)[..., None]
+    allowed = (children >= 0) & live if constrained else jnp.broadcast_to(live, children.shape)
     candidates = jnp.where(allowed, scores[..., None] + log_probs, NEG_INF).reshape(b, w * v)
     scores, flat = jax.lax.top_k(candidates, w)
     parent, code = flat // v, (flat % v).astype(jnp.int32)

@@ -19,6 +19,7 @@ def generate(
   trie_children: jax.Array,
   trie_leaf_item: jax.Array,
   use_cache: bool = True,
+  constrained: bool = True,
 ) -> BeamResult:
   """Generates the top `num_beams` valid semantic IDs for every request in `batch`.
 
@@ -38,6 +39,8 @@ def generate(
     num_beams: w.
     trie_children, trie_leaf_item: the tokenizer's prefix trie arrays.
     use_cache: decode incrementally with a self-attention cache.
+    constrained: trie-constrained (default); False searches all codes and marks IDs that name no item
+      with item -1 (beam_search.beam_search).
 
   Returns:
     BeamResult with shapes [b, w, l], [b, w], [b, w].
@@ -47,7 +50,12 @@ def generate(
   vocab, levels = model.config.sid_vocab_size, model.config.num_sid_levels
   b = encoded.shape[0]
   search = dict(
-    batch_size=b, num_beams=num_beams, num_levels=levels, trie_children=trie_children, trie_leaf_item=trie_leaf_item
+    batch_size=b,
+    num_beams=num_beams,
+    num_levels=levels,
+    trie_children=trie_children,
+    trie_leaf_item=trie_leaf_item,
+    constrained=constrained,
   )
 
   if not use_cache:

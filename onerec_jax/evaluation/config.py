@@ -24,6 +24,9 @@ class EvalConfig:
   # generates select_candidates items and the top K by P-Score are shown (beam order reported beside).
   select_by: str = ""
   select_candidates: int = 128
+  # Also search without the trie and report the share of beams that name a real item
+  # ('legal_rate_without_trie'; the recommendations still come from the constrained search).
+  free_legality: bool = False
 
   def validate(self) -> None:
     if self.split not in ("valid", "test"):

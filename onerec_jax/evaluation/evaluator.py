@@ -23,17 +23,24 @@ from onerec_jax.input.sequences import leave_one_out
 from onerec_jax.sharding.rules import replicated
 
 
-def make_generate_fn(graphdef, num_beams: int, out_sharding=None):
+def make_generate_fn(graphdef, num_beams: int, out_sharding=None, constrained: bool = True):
   """jit(state, batch, trie_children, trie_leaf_item) -> BeamResult, with the model in eval mode.
 
   `out_sharding` (e.g. `sharding.rules.replicated(state)`) places the result; replicated, every
-  process of a multi-host run can read it.
+  process of a multi-host run can read it. `constrained=False`: a free search (beam_search).
   """
 
   def generate_fn(state, batch, trie_children, trie_leaf_item):
     model = nnx.merge(graphdef, state.params, state.rest)
     model.eval()
-    return generate(model, batch, num_beams=num_beams, trie_children=trie_children, trie_leaf_item=trie_leaf_item)
+    return generate(
+      model,
+      batch,
+      num_beams=num_beams,
+      trie_children=trie_children,
+      trie_leaf_item=trie_leaf_item,
+      constrained=constrained,
+    )
 
   return jax.jit(generate_fn, out_shardings=out_sharding)
 
@@ -56,6 +63,30 @@ def recommend_batches(
     items.append(np.asarray(out.items)[:n])
     scores.append(np.asarray(out.scores)[:n])
   return np.concatenate(items), np.concatenate(scores)
+
+
+def free_legal_rate(
+  run, graphdef, state, rows: np.ndarray, positions: np.ndarray, num_beams: int, batch_size: int
+) -> float:
+  """Share of the beams of a search *without* the trie whose semantic ID names a real item.
+
+  How well the model has learned the ID grammar by itself (the format reward's concern, PAPER.md
+  section 6); the recommendations themselves always come from the trie-constrained search.
+  """
+  trie = run.sid_table.trie()
+  children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
+  generate_fn = make_generate_fn(graphdef, num_beams, replicated(state), constrained=False)
+  legal, live = 0, 0
+  for start in range(0, len(rows), batch_size):
+    r, p = rows[start : start + batch_size], positions[start : start + batch_size]
+    n = len(r)
+    if n < batch_size:
+      r, p = np.pad(r, (0, batch_size - n), mode="edge"), np.pad(p, (0, batch_size - n), mode="edge")
+    out = generate_fn(state, run.builder.history_before(r, p), children, leaf)
+    scores, items = np.asarray(out.scores)[:n], np.asarray(out.items)[:n]
+    live += int((scores > NEG_INF / 2).sum())
+    legal += int(((scores > NEG_INF / 2) & (items >= 0)).sum())
+  return legal / max(live, 1)
 
 
 def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
@@ -107,6 +138,10 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     "legal_rate": legal_rate,
     "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
   }
+  if config.free_legality:
+    results["legal_rate_without_trie"] = free_legal_rate(
+      run, graphdef, state, rows, pos, config.num_beams, config.batch_size
+    )
   if beam_order is not None:
     results["beam_order"] = ranking_metrics(beam_order, targets, config.ks)
     results["selection"] = {"by": config.select_by, "candidates": config.select_candidates}
@@ -137,7 +172,9 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
 
 def format_results(results: dict) -> str:
   """A small table of the model against the baselines."""
-  extra = "".join(f" {k}={results[k]:.3f}" for k in ("legal_rate", "filled_k_rate") if k in results)
+  extra = "".join(
+    f" {k}={results[k]:.3f}" for k in ("legal_rate", "legal_rate_without_trie", "filled_k_rate") if k in results
+  )
   lines = [
     f"split={results['split']} protocol={results.get('protocol', 'tiger')} "
     f"exclude={results.get('exclude', 'none')} users={results['num_users']}{extra}"

@@ -20,6 +20,14 @@ class RLConfig:
   reward: str = "oracle"  # 'oracle': the simulator's expected engagement of the item for the user |
   # 'pscore': the preference probability of a trained reward model (reward_from)
   reward_from: str = ""  # rl.reward='pscore': workdir of a reward run (family 'reward') on the same data
+  # Rollouts through the prefix trie (every one a real item) or a free beam search (IDs that name no
+  # item are dropped from the preference advantages; the format reward is what teaches legality then).
+  constrained: bool = True
+  # The format reward (PAPER.md section 6): of each user's G rollouts, K = format_samples are drawn at
+  # random; the legal ones get advantage 1 in an extra ECPO term of weight format_weight (0 = off).
+  format_samples: int = 0
+  format_weight: float = 1.0
+  seed: int = 0  # of the format reward's draws (folded with the step)
 
   def validate(self) -> "RLConfig":
     if self.group_size < 2:
@@ -30,5 +38,7 @@ class RLConfig:
       raise ValueError(f"rl.updates_per_rollout must be >= 1, got {self.updates_per_rollout}")
     if self.reward not in ("oracle", "pscore"):
       raise ValueError(f"rl.reward must be 'oracle' or 'pscore', got {self.reward!r}")
+    if not 0 <= self.format_samples <= self.group_size:
+      raise ValueError(f"rl.format_samples must be in [0, rl.group_size={self.group_size}], got {self.format_samples}")
 
     return self

@@ -6,10 +6,12 @@ and latest parameters. Each engine step takes a batch whose first rows are super
 last `rl.rl_share` rows are RL users (the features before their validation item, as inference sees them):
 
   1. pi_old = the parameters at the start of the step; for every RL user, G = rl.group_size items by
-     trie-constrained beam search under pi_old (every rollout a real item);
+     trie-constrained beam search under pi_old (every rollout a real item), or by a free beam search
+     (`rl.constrained=False`: rollouts whose ID names no item are dropped from the advantages);
   2. rewards: the simulator's expected engagement of each item for the user (rl.reward='oracle', an
      upper bound) or the preference probability of a trained P-Score model (rl.reward='pscore'), then
-     group-normalised advantages;
+     group-normalised advantages over the legal rollouts; with `rl.format_samples` = K > 0 the format
+     reward adds a second ECPO term whose advantage is 1 on the legal ones of K random rollouts;
   3. log pi_old(o) of every rollout, teacher-forced (the product over its semantic-ID tokens);
   4. `rl.updates_per_rollout` optimiser updates of  sft_loss + rl.weight * ECPO(pi, pi_old, A)  (the
      ratio leaves 1 after the first update; the early clip bounds it by 1 + eps + delta).
@@ -30,8 +32,9 @@ import optax
 from flax import nnx
 
 from onerec_jax.config import ExperimentConfig
+from onerec_jax.decoding.beam_search import NEG_INF
 from onerec_jax.decoding.generate import generate
-from onerec_jax.losses.ecpo import ecpo_loss, group_advantages, sequence_log_prob
+from onerec_jax.losses.ecpo import ecpo_loss, format_reward, group_advantages, sequence_log_prob
 from onerec_jax.models.onerec import decoder_inputs
 from onerec_jax.train.onerec_task import OneRecTask, onerec_loss
 from onerec_jax.train.train_step import TrainState
@@ -160,11 +163,22 @@ class EcpoTask:
     def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
       old = nnx.merge(graphdef, state.params, state.rest)
       old.eval()
-      rollout = generate(old, batch["rl"], num_beams=rl.group_size, trie_children=children, trie_leaf_item=leaf)
-      items = rollout.items  # [b, g], -1 where the trie held fewer than g items
+      rollout = generate(
+        old,
+        batch["rl"],
+        num_beams=rl.group_size,
+        trie_children=children,
+        trie_leaf_item=leaf,
+        constrained=rl.constrained,
+      )
+      items = rollout.items  # [b, g], -1 where the trie held fewer than g items or the ID names none
+      live = rollout.scores > NEG_INF / 2
       real = items >= 0
       rewards = item_rewards(batch, items)
       advantages = group_advantages(rewards, real)
+      if rl.format_samples:
+        key = jax.random.fold_in(jax.random.key(rl.seed), state.step)
+        format_advantages, format_mask = format_reward(real, rl.format_samples, key)
       logp_old = jax.lax.stop_gradient(rollout_log_prob(old, batch["rl"], rollout.sids))
 
       def objective(params, rest):
@@ -180,6 +194,12 @@ class EcpoTask:
           logp, logp_old, advantages, eps=rl.eps, delta=rl.delta, mask=real, early_clip=rl.early_clip
         )
         metrics.update({"rl/loss": rl_loss, **{f"rl/{k}": v for k, v in rl_metrics.items()}})
+        if rl.format_samples:
+          format_loss, _ = ecpo_loss(
+            logp, logp_old, format_advantages, eps=rl.eps, delta=rl.delta, mask=format_mask, early_clip=rl.early_clip
+          )
+          metrics["rl/format_loss"] = format_loss
+          rl_loss = rl_loss + rl.format_weight * format_loss
         _, _, rest = nnx.split(model, nnx.Param, ...)
         return total + rl.rl_weight * rl_loss, (metrics, rest)
 
@@ -198,7 +218,7 @@ class EcpoTask:
       metrics["grad_norm_max"] = grad_norm_max
       metrics["rl/reward_mean"] = jnp.where(real, rewards, 0).sum() / jnp.maximum(real.sum(), 1)
       metrics["rl/reward_best"] = jnp.where(real, rewards, -jnp.inf).max(-1).mean()
-      metrics["rl/legal_rate"] = real.mean()
+      metrics["rl/legal_rate"] = (real & live).sum() / jnp.maximum(live.sum(), 1)  # of the rollouts drawn
       if "sft/item_accuracy" in metrics:
         metrics["item_accuracy"] = metrics["sft/item_accuracy"]  # what the engine's log line shows
       if isinstance(opt_state, optax.ApplyIfFiniteState):

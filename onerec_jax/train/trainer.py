@@ -31,6 +31,7 @@ from onerec_jax.train.checkpointing import build_state, restore_run, save_config
 from onerec_jax.train.families import make_task
 from onerec_jax.train.optimizer import learning_rate_schedule
 from onerec_jax.train.peak import measure_matmul_peak, mfu
+from onerec_jax.train.summaries import Summaries
 from onerec_jax.train.train_step import make_train_step
 
 METRICS_FILE = "metrics.json"
@@ -42,27 +43,6 @@ def shard_batch(batch, mesh):
   """Host batch (this process's rows; any pytree of arrays) -> global arrays split over the batch axes."""
   sharding = lambda x: NamedSharding(mesh, PartitionSpec(BATCH_AXES, *([None] * (x.ndim - 1))))
   return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding(v), np.asarray(v)), batch)
-
-
-class _Summaries:
-  """TensorBoard scalars (tensorboardX), written by process 0 only."""
-
-  def __init__(self, logdir: str):
-    self.writer = None
-    if jax.process_index() == 0:
-      from tensorboardX import SummaryWriter
-
-      self.writer = SummaryWriter(logdir)
-
-  def scalars(self, step: int, values: dict) -> None:
-    if self.writer:
-      for k, v in values.items():
-        self.writer.add_scalar(k.replace("@", "_at_"), float(v), step)
-      self.writer.flush()
-
-  def close(self):
-    if self.writer:
-      self.writer.close()
 
 
 def evaluate_workdir(
@@ -140,7 +120,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     step_fn = jax.jit(step, out_shardings=(state_shardings, None), donate_argnums=(0,))
     dataset = pipeline.step_dataset(task.num_examples, tc.batch_size, tc.seed, task.batch)
     per_epoch = pipeline.steps_per_epoch(task.num_examples, tc.batch_size)
-    summaries = _Summaries(os.path.join(workdir, "tensorboard"))
+    summaries = Summaries(workdir)
     history_path = os.path.join(workdir, HISTORY_FILE)
     first = int(state.step)
     history = json.load(open(history_path)) if ec.eval_every and os.path.exists(history_path) else []

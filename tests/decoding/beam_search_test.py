@@ -83,3 +83,36 @@ def test_fewer_valid_ids_than_beams_leaves_empty_beams():
   items = np.asarray(out.items)
   assert sorted(items[0, :2].tolist()) == [0, 1]
   assert items[0, 2] == -1 and float(out.scores[0, 2]) <= NEG_INF / 2
+
+
+def test_free_beam_search_ranks_all_ids_and_labels_the_illegal_ones():
+  """constrained=False: the exact top-w of all v^l IDs (beam covering every prefix), item -1 where the ID
+  is not in the trie, the item's index where it is."""
+  rng = np.random.default_rng(1)
+  v, l = 3, 3
+  sids = np.unique(rng.integers(0, v, (8, l)), axis=0).astype(np.int32)
+  trie = PrefixTrie.build(sids, v)
+  tables = [jnp.asarray(rng.normal(size=(97, v)) * 2, jnp.float32) for _ in range(l)]
+  logits_fn = _fixed_logits(tables)
+  w = v ** (l - 1)  # covers every prefix of length l - 1: the search is exact
+  out = beam_search(
+    jax.jit(logits_fn),
+    batch_size=1,
+    num_beams=w,
+    num_levels=l,
+    trie_children=jnp.asarray(trie.children),
+    trie_leaf_item=jnp.asarray(trie.leaf_item),
+    constrained=False,
+  )
+  every = np.stack(np.meshgrid(*[np.arange(v)] * l, indexing="ij"), -1).reshape(-1, l)
+  scores = []
+  for sid in every:
+    s = sum(float(jax.nn.log_softmax(logits_fn(jnp.asarray(sid[None, :j]))[0])[sid[j]]) for j in range(l))
+    scores.append(s)
+  order = np.argsort(scores)[::-1][:w]
+  np.testing.assert_allclose(np.asarray(out.scores[0]), np.asarray(scores)[order], rtol=1e-5)
+  item_of = {tuple(s): i for i, s in enumerate(sids)}
+  got_items = np.asarray(out.items[0])
+  for sid, item in zip(np.asarray(out.sids[0]), got_items):
+    assert item == item_of.get(tuple(sid), -1)
+  assert (got_items < 0).any() and (got_items >= 0).any()  # both kinds appear in this case

@@ -9,6 +9,7 @@ from experiments import registry
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train.checkpointing import build_state, restore_run
 from onerec_jax.train.families import make_task
+from onerec_jax.train.summaries import read_scalars
 from onerec_jax.train.trainer import shard_batch, train_and_evaluate
 
 
@@ -54,6 +55,30 @@ def test_pscore_reward_from_a_reward_run(supervised, tmp_path):
   config = registry.get("ecpo_synthetic_tiny")
   config.rl.init_from, config.rl.reward, config.rl.reward_from = supervised, "pscore", str(tmp_path / "reward")
   config.train.num_steps = 2
+  config.eval.free_legality = True
   results = train_and_evaluate(config, str(tmp_path / "ecpo_pscore"))  # through the engine, evaluated
   assert results["train"]["family"] == "ecpo" and results["legal_rate"] == 1.0
+  assert 0.0 <= results["legal_rate_without_trie"] <= 1.0
+  steps, rewards = read_scalars(str(tmp_path / "ecpo_pscore"))["train/rl/reward_mean"]
+  assert steps == [1, 2] and all(np.isfinite(rewards))  # log_every=1: one line per step
   assert "ground_truth_engagement@10" in results
+
+
+@pytest.mark.slow
+def test_free_rollouts_with_the_format_reward(supervised):
+  """Rollouts without the trie: the legal rate is measured (not forced to 1), illegal IDs get no
+  preference advantage, the format reward's term is there and finite."""
+  config = registry.get("ecpo_synthetic_tiny")
+  config.rl.init_from, config.rl.constrained, config.rl.format_samples = supervised, False, 4
+  task = make_task(config, None)
+  mesh = make_mesh()
+  with mesh_context(mesh):
+    graphdef, state, tx = build_state(task, config)
+    step = jax.jit(task.make_train_step(graphdef, tx))
+    _, metrics = step(state, shard_batch(task.batch(np.arange(16)), mesh))
+  metrics = jax.device_get(metrics)
+  assert 0.0 <= metrics["rl/legal_rate"] <= 1.0
+  assert np.isfinite(metrics["rl/format_loss"]) and np.isfinite(metrics["loss"])
+  with pytest.raises(ValueError, match="rl.format_samples"):
+    config.rl.format_samples = 99
+    config.rl.validate()
