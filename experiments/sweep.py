@@ -232,7 +232,7 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
       values = selected["test"] if selected else results.get("model", {})
       row["selected_step"] = selected["step"] if selected else results.get("checkpoint_step", steps)
       for metric in sweep.metrics:
-        row[metric] = values.get(metric, float("nan"))
+        row[metric] = _metric(results, values, metric)
     rows.append(row)
   _write(
     os.path.join(workdir, "sweep.json"),
@@ -246,6 +246,19 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
     writer.writeheader()
     writer.writerows(rows)
   return rows
+
+
+def _metric(results: dict, values: dict, name: str) -> float:
+  """A model metric ('recall@10', 'auc/click') or else a path into metrics.json ('legal_rate',
+  'ground_truth_engagement@10/model'); NaN where the run has none."""
+  if name in values:
+    return values[name]
+  node = results
+  for part in name.split("/"):
+    if not isinstance(node, dict) or part not in node:
+      return float("nan")
+    node = node[part]
+  return float(node) if isinstance(node, (int, float)) else float("nan")
 
 
 def format_table(rows: list[dict], metrics) -> str:

@@ -13,6 +13,8 @@ Runbook (2 CPU cores):
 
 from __future__ import annotations
 
+import dataclasses
+
 from experiments.configs.quickstart import quickstart, quickstart_tiny
 from experiments.registry import Sweep, register, register_sweep
 from onerec_jax.config import ExperimentConfig
@@ -32,7 +34,7 @@ def ecpo_synthetic() -> ExperimentConfig:
     train=TrainConfig(
       batch_size=128, num_steps=200, learning_rate=3e-4, warmup_steps=20, log_every=20, checkpoint_every=50
     ),
-    eval=base.eval,
+    eval=dataclasses.replace(base.eval, free_legality=True),
   )
 
 
@@ -66,6 +68,9 @@ def ecpo_synthetic_study() -> Sweep:
       "ecpo_g128": ("rl.group_size=128",),
       "ecpo_g512": ("rl.group_size=512", "train.batch_size=64"),
       "ecpo_g32_pscore": ("rl.group_size=32", "rl.reward=pscore"),
+      # Rollouts without the trie: illegal IDs dropped, with and without the format reward (K = G / 4).
+      "ecpo_g32_free": ("rl.group_size=32", "rl.constrained=false"),
+      "ecpo_g32_free_format": ("rl.group_size=32", "rl.constrained=false", "rl.format_samples=8"),
     },
-    metrics=("recall@10", "ndcg@10"),
+    metrics=("recall@10", "ndcg@10", "ground_truth_engagement@10/model", "legal_rate_without_trie"),
   )
