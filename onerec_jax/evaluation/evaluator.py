@@ -15,6 +15,7 @@ import numpy as np
 from flax import nnx
 
 from onerec_jax.decoding.generate import generate
+from onerec_jax.decoding.item_log_prob import item_log_prob
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.evaluation.metrics import dedupe_ranked, ranking_metrics
 from onerec_jax.decoding.beam_search import NEG_INF, assert_legal
@@ -63,6 +64,32 @@ def recommend_batches(
     items.append(np.asarray(out.items)[:n])
     scores.append(np.asarray(out.scores)[:n])
   return np.concatenate(items), np.concatenate(scores)
+
+
+def heldout_loss(run, graphdef, state, rows: np.ndarray, positions: np.ndarray, batch_size: int) -> dict:
+  """Teacher-forced cross-entropy of the held-out items' semantic IDs given the history before them.
+
+  Returns {'per_token': mean nats per ID token, 'per_item': mean -log pi(item | user)} over the users;
+  the scaling sweeps fit their laws to 'per_token'.
+  """
+  sids = jnp.asarray(run.sid_table.sids)
+
+  @jax.jit
+  def nll_fn(state, batch, items):
+    model = nnx.merge(graphdef, state.params, state.rest)
+    model.eval()
+    return -item_log_prob(model, batch, sids[items][:, None, :])[:, 0]
+
+  total, n = 0.0, 0
+  for start in range(0, len(rows), batch_size):
+    r, p = rows[start : start + batch_size], positions[start : start + batch_size]
+    m = len(r)
+    if m < batch_size:
+      r, p = np.pad(r, (0, batch_size - m), mode="edge"), np.pad(p, (0, batch_size - m), mode="edge")
+    nll = np.asarray(nll_fn(state, run.builder.history_before(r, p), jnp.asarray(run.data.items[r, p])))[:m]
+    total, n = total + float(nll.sum()), n + m
+  per_item = total / max(n, 1)
+  return {"per_token": per_item / run.sid_table.num_levels, "per_item": per_item}
 
 
 def free_legal_rate(
@@ -137,6 +164,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     "popularity": ranking_metrics(popular, targets, config.ks),
     "legal_rate": legal_rate,
     "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
+    "heldout_loss": heldout_loss(run, graphdef, state, rows, pos, config.batch_size),
   }
   if config.free_legality:
     results["legal_rate_without_trie"] = free_legal_rate(
@@ -190,6 +218,9 @@ def format_results(results: dict) -> str:
       f"selected on valid {sel['metric']} at step {sel['step']}: test "
       + " ".join(f"{k} {v:.4f}" for k, v in sel["test"].items() if not k.startswith("hr@"))
     )
+  if "heldout_loss" in results:
+    loss = results["heldout_loss"]
+    lines.append(f"held-out loss: {loss['per_token']:.4f} nats per ID token ({loss['per_item']:.4f} per item)")
   for name, truth in results.items():
     if name.startswith("ground_truth"):
       lines.append(f"{name}: " + ", ".join(f"{p}={v:.3f}" for p, v in truth.items()))

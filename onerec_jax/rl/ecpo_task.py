@@ -34,24 +34,10 @@ from flax import nnx
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.decoding.beam_search import NEG_INF
 from onerec_jax.decoding.generate import generate
-from onerec_jax.losses.ecpo import ecpo_loss, format_reward, group_advantages, sequence_log_prob
-from onerec_jax.models.onerec import decoder_inputs
+from onerec_jax.decoding.item_log_prob import item_log_prob
+from onerec_jax.losses.ecpo import ecpo_loss, format_reward, group_advantages
 from onerec_jax.train.onerec_task import OneRecTask, onerec_loss
 from onerec_jax.train.train_step import TrainState
-
-
-def rollout_log_prob(model, batch, sids: jax.Array) -> jax.Array:
-  """log pi(o) of each rollout, teacher-forced: batch of b users, sids [b, g, l] -> [b, g].
-
-  The encoder runs once per user; the g rollouts of a user share its cross-attention keys/values.
-  """
-  b, g, l = sids.shape
-  encoded, segment_ids, _ = model.encode(batch)
-  flat = sids.reshape(b * g, l)
-  logits, _ = model.decode(
-    decoder_inputs(flat[:, :-1], model.config.sid_vocab_size), model.cross_kv(encoded), segment_ids
-  )
-  return sequence_log_prob(logits, flat).reshape(b, g)
 
 
 def oracle_rewards(simulator, user_ids: np.ndarray, num_items: int) -> np.ndarray:
@@ -179,7 +165,7 @@ class EcpoTask:
       if rl.format_samples:
         key = jax.random.fold_in(jax.random.key(rl.seed), state.step)
         format_advantages, format_mask = format_reward(real, rl.format_samples, key)
-      logp_old = jax.lax.stop_gradient(rollout_log_prob(old, batch["rl"], rollout.sids))
+      logp_old = jax.lax.stop_gradient(item_log_prob(old, batch["rl"], rollout.sids))
 
       def objective(params, rest):
         model = nnx.merge(graphdef, params, rest)
@@ -189,7 +175,7 @@ class EcpoTask:
           sft_loss, sft_metrics, _ = onerec_loss(model, batch["sft"], tc.loss_reduction)
           total = sft_loss
           metrics.update({f"sft/{k}": v for k, v in sft_metrics.items()})
-        logp = rollout_log_prob(model, batch["rl"], rollout.sids)
+        logp = item_log_prob(model, batch["rl"], rollout.sids)
         rl_loss, rl_metrics = ecpo_loss(
           logp, logp_old, advantages, eps=rl.eps, delta=rl.delta, mask=real, early_clip=rl.early_clip
         )

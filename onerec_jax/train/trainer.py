@@ -144,7 +144,10 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
         _fmt(entry["test"]["model"]),
       )
       for split in ("valid", "test"):
-        summaries.scalars(step, {f"{split}/{k}": v for k, v in entry[split]["model"].items()})
+        scalars = {f"{split}/{k}": v for k, v in entry[split]["model"].items()}
+        if "heldout_loss" in entry[split]:  # generative families
+          scalars[f"{split}/heldout_loss"] = entry[split]["heldout_loss"]["per_token"]
+        summaries.scalars(step, scalars)
       _write_json(history_path, history)
 
     logging.info(

@@ -27,3 +27,10 @@ def test_tiny_onerec_beats_most_popular(tmp_path):
   # Measured 0.27 vs 0.19 (recall@10), 0.116 vs 0.081 (ndcg@10) on 2026-12-01.
   assert model["recall@10"] > 1.2 * popular["recall@10"], (model, popular)
   assert model["ndcg@10"] > 1.2 * popular["ndcg@10"], (model, popular)
+  # The held-out loss beats a uniform guess over each level's codes by a margin (per item: the sum).
+  import math
+
+  uniform = sum(math.log(v) for v in results["train"]["sid_vocab_sizes"])
+  loss = results["heldout_loss"]
+  assert loss["per_item"] < 0.8 * uniform, (loss, uniform)
+  assert abs(loss["per_token"] * len(results["train"]["sid_vocab_sizes"]) - loss["per_item"]) < 1e-6
