@@ -101,3 +101,50 @@ def quickstart_tiny_widths() -> Sweep:
     runs={name: (f"model.d_model={d}", f"model.ffn_dim={2 * d}") for name, d in widths.items()},
     metrics=("recall@10", "ndcg@10"),
   )
+
+
+@register(
+  "scaling_synthetic",
+  "The scaling sweeps' base: dense 2+2 layers on a 50k-user simulated world (1,000 steps, no epoch)",
+)
+def scaling_synthetic() -> ExperimentConfig:
+  """A world large enough that no run sees a user twice: 50,000 users (about 1.7M next-item targets)
+  against 1,000 steps x 128 = 128k examples, so the loss measures learning, not memorisation. The
+  held-out loss (nats per semantic-ID token on 2,000 valid/test users) is evaluated every 250 steps for
+  the compute form L(C)."""
+  return ExperimentConfig(
+    data=DataConfig(simulator=SimulatorConfig(num_users=50_000, num_items=1000, seed=0)),
+    tokenizer=TokenizerConfig(num_levels=3, codebook_size=32, num_iters=20),
+    model=model_config("quickstart", num_experts=0),
+    train=TrainConfig(
+      batch_size=128, num_steps=1000, learning_rate=3e-3, warmup_steps=100, log_every=100, checkpoint_every=250
+    ),
+    eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=250, max_users=2000, eval_every=250),
+  )
+
+
+def _width(d: int) -> tuple[str, ...]:
+  """A dense width: d_model d, feed-forward 4d, heads of 16 (at most 8 heads)."""
+  return (f"model.d_model={d}", f"model.ffn_dim={4 * d}", f"model.num_heads={min(max(d // 16, 1), 8)}")
+
+
+@register_sweep(
+  "scaling_synthetic_sizes", "Dense widths 8..256 (11k..6.2M non-embedding parameters) and MoE at equal activated"
+)
+def scaling_synthetic_sizes() -> Sweep:
+  """L(N) and L(C) on the simulator (issue 12): dense widths 8..128 (11k..1.6M non-embedding parameters,
+  143x) at a fixed token budget (1,000 steps x 128 examples), MoE decoders of 4 experts, top-1, at the
+  activated size of two of them, and last the costliest, width 256 (6.2M). The held-out loss every 250
+  steps gives the compute frontier.
+
+    python -m experiments.sweep --sweep=scaling_synthetic_sizes --workdir=~/runs/scaling
+    python -m experiments.scaling_law --table=~/runs/scaling/sweep.json --x=params_non_embedding \\
+        --y=heldout_loss/per_token --out=experiments/results/scaling_synthetic.png
+  """
+  dense = {f"d{d}": _width(d) for d in (8, 16, 32, 64, 128)}
+  moe = {f"moe_d{d}_4e_top1": (*_width(d), "model.num_experts=4", "model.num_experts_per_token=1") for d in (32, 128)}
+  return Sweep(
+    experiment="scaling_synthetic",
+    runs={**dense, **moe, "d256": _width(256)},
+    metrics=("heldout_loss/per_token", "recall@10", "ndcg@10"),
+  )
