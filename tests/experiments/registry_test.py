@@ -57,12 +57,16 @@ def test_experiment_validates_and_builds_abstractly(name):
   assert jax.tree.leaves(specs), "parameters carry partition specs"
 
 
-def test_every_family_has_a_tiny_sibling():
+def test_hand_written_tiny_siblings_have_parents_and_the_rest_derive_one():
+  """A hand-written `X_tiny` belongs to an experiment X (or a family prefix of one); every other
+  experiment gets its test-sized variant from the `tiny` transform (`X:tiny`)."""
   names = registry.names()
   assert "quickstart_tiny" in names
-  families = {n for n in names if not n.endswith("_tiny")}
-  for family in families:
-    assert any(family.startswith(t[: -len("_tiny")]) for t in names if t.endswith("_tiny")), family
+  parents = {n for n in names if not n.endswith("_tiny")}
+  for sibling in (n for n in names if n.endswith("_tiny")):
+    assert any(p.startswith(sibling[: -len("_tiny")]) for p in parents), sibling
+  for parent in parents:
+    assert registry.get(parent + ":tiny").name == parent + ":tiny"
 
 
 def test_unknown_experiment_names_nearest():
