@@ -7,7 +7,11 @@ bootstrap confidence intervals, and their plot. Callable from a notebook on any 
   scaling_law.plot(law, "law.png")
 
   python -m experiments.scaling_law --table=~/runs/sweep/sweep.json --x=params_non_embedding --y=loss \
-      --out=experiments/results/scaling.png
+      --out=experiments/results/scaling.png [--compute]
+
+With --compute, L(C) is fitted on the compute-optimal frontier: every run's held-out loss at each of its
+evaluations (eval_history.json) against the training FLOPs spent so far, and the points no cheaper point
+of any run beats (`compute_curves`, `pareto_frontier`, `plot_compute`; written as OUT_compute.png).
 
 The fit: for a fixed alpha the law is linear in (E, A), so E and A come from least squares and alpha from
 a one-dimensional search (a grid, then golden-section refinement) of the squared error; the bootstrap
@@ -153,6 +157,67 @@ def plot(law: Law, path: str, reference_alpha: float | None = 0.489) -> str:
   return path
 
 
+def compute_curves(sweep_dir: str, rows: list[dict], split: str = "valid") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """{run: (training FLOPs C at each evaluation, held-out loss per token)} from each finished run's
+  eval_history.json (runs evaluated every eval.eval_every steps); C = analytic FLOPs per step x step."""
+  curves = {}
+  for row in rows:
+    if row.get("status") != "finished":
+      continue
+    path = os.path.join(os.path.expanduser(sweep_dir), row["run"], "eval_history.json")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{path}: run {row['run']!r} has no evaluation history (train with eval.eval_every > 0)")
+    history = json.load(open(path))
+    points = [
+      (h["step"] * row["flops_per_step"], h[split]["heldout_loss"]["per_token"]) for h in history if h["step"] > 0
+    ]
+    if points:
+      c, loss = zip(*sorted(points))
+      curves[row["run"]] = (np.asarray(c, np.float64), np.asarray(loss, np.float64))
+  if not curves:
+    raise ValueError(f"no finished run under {sweep_dir} has an evaluation history")
+  return curves
+
+
+def pareto_frontier(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+  """The compute-optimal points: those with a lower loss than every point of any run at less compute
+  (the lower envelope of the loss-compute curves). Returns (C [m], L [m], run of each point)."""
+  points = sorted((c, l, run) for run, (cs, ls) in curves.items() for c, l in zip(cs, ls))
+  keep, best = [], np.inf
+  for c, l, run in points:
+    if l < best:
+      keep.append((c, l, run))
+      best = l
+  c, l, runs = zip(*keep)
+  return np.asarray(c), np.asarray(l), list(runs)
+
+
+def plot_compute(curves, law: Law | None, frontier, path: str) -> str:
+  """Loss against training FLOPs: each run's curve, the compute-optimal frontier and its fit L(C)."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, ax = plt.subplots(figsize=(6.5, 4))
+  for run, (c, l) in curves.items():
+    ax.plot(c, l, marker=".", alpha=0.7, label=run)
+  fc, fl, _ = frontier
+  ax.scatter(fc, fl, s=60, facecolors="none", edgecolors="black", zorder=3, label="frontier")
+  if law is not None:
+    grid = np.geomspace(fc.min() / 1.5, fc.max() * 1.5, 200)
+    ax.plot(grid, law(grid), "k--", label=f"L(C) = {law.E:.3g} + {law.A:.3g} / C^{law.alpha:.3f}")
+  ax.set_xscale("log")
+  ax.set_xlabel("training FLOPs (analytic matmuls)")
+  ax.set_ylabel("held-out loss (nats per ID token)")
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
 def main(argv):
   from absl import flags
 
@@ -162,9 +227,19 @@ def main(argv):
   law = fit_rows(table["rows"] if isinstance(table, dict) else table, f.x, f.y)
   out = f.out or "scaling.png"
   plot(law, out)
+  summary = {"size": law.summary()}
+  if f.compute:  # the compute form from the runs' evaluation histories, beside the sweep table
+    curves = compute_curves(os.path.dirname(os.path.expanduser(f.table)), table["rows"])
+    frontier = pareto_frontier(curves)
+    compute_law = fit(frontier[0], frontier[1], x_name="C", y_name=f.y) if len(frontier[0]) >= 4 else None
+    plot_compute(curves, compute_law, frontier, os.path.splitext(out)[0] + "_compute.png")
+    summary["compute"] = {
+      "law": compute_law.summary() if compute_law else None,
+      "frontier": [{"flops": float(c), "loss": float(l), "run": r} for c, l, r in zip(*frontier)],
+    }
   with open(os.path.splitext(out)[0] + ".json", "w") as fh:
-    json.dump(law.summary(), fh, indent=1)
-  print(json.dumps(law.summary(), indent=1))
+    json.dump(summary, fh, indent=1)
+  print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
@@ -174,4 +249,5 @@ if __name__ == "__main__":
   flags.DEFINE_string("table", None, "sweep.json (or a JSON list of rows)")
   flags.DEFINE_string("x", "params_non_embedding", "column of the size (or compute: train_flops)")
   flags.DEFINE_string("y", "loss", "column of the loss")
+  flags.DEFINE_bool("compute", False, "also fit L(C) on the compute-optimal frontier of the runs' eval histories")
   app.run(main)

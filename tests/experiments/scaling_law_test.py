@@ -32,3 +32,28 @@ def test_rows_and_errors():
   assert law.alpha == pytest.approx(0.5, abs=1e-2) and law.summary()["points"] == 4
   with pytest.raises(ValueError, match="4 or more points"):
     scaling_law.fit([1, 2, 3], [1, 1, 1])
+
+
+def test_compute_frontier_from_eval_histories(tmp_path):
+  """Two runs: the small one is best early, the large one later; the frontier takes each where it wins."""
+  import json
+
+  histories = {"small": [(1, 3.0), (2, 2.6), (3, 2.5)], "large": [(1, 3.5), (2, 2.4), (3, 2.0)]}
+  flops = {"small": 1.0, "large": 4.0}
+  rows = []
+  for run, points in histories.items():
+    (tmp_path / run).mkdir()
+    history = [{"step": s, "valid": {"heldout_loss": {"per_token": l}}} for s, l in points]
+    (tmp_path / run / "eval_history.json").write_text(json.dumps(history))
+    rows.append({"run": run, "status": "finished", "flops_per_step": flops[run]})
+  rows.append({"run": "broken", "status": "failed"})
+  curves = scaling_law.compute_curves(str(tmp_path), rows)
+  np.testing.assert_array_equal(curves["large"][0], [4.0, 8.0, 12.0])
+  c, loss, runs = scaling_law.pareto_frontier(curves)
+  assert list(c) == [1.0, 2.0, 3.0, 8.0, 12.0] and runs == ["small", "small", "small", "large", "large"]
+  assert np.all(np.diff(loss) < 0)
+  path = scaling_law.plot_compute(curves, None, (c, loss, runs), str(tmp_path / "c.png"))
+  assert open(path, "rb").read(4) == b"\x89PNG"
+  rows[0]["run"] = "missing"
+  with pytest.raises(FileNotFoundError, match="no evaluation history"):
+    scaling_law.compute_curves(str(tmp_path), rows)
