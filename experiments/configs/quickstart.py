@@ -148,3 +148,24 @@ def scaling_synthetic_sizes() -> Sweep:
     runs={**dense, **moe, "d256": _width(256)},
     metrics=("heldout_loss/per_token", "recall@10", "ndcg@10"),
   )
+
+
+@register_sweep("quickstart_dtypes", "quickstart for 300 steps in float32, bfloat16, and float32 with another seed")
+def quickstart_dtypes() -> Sweep:
+  """bfloat16 compute (float32 master weights) against float32 on the quickstart: the loss curves and the
+  held-out loss, with a second float32 seed as the size of the noise.
+
+    python -m experiments.sweep --sweep=quickstart_dtypes --workdir=~/runs/dtypes
+    python -m experiments.plot_curves --runs=f32=~/runs/dtypes/float32,bf16=~/runs/dtypes/bfloat16,\\
+f32_seed1=~/runs/dtypes/float32_seed1 --tags=train/loss --out=experiments/results/quickstart_dtypes.png
+  """
+  return Sweep(
+    experiment="quickstart",
+    base=("train.num_steps=300", "train.log_every=20", "train.checkpoint_every=100"),
+    runs={
+      "float32": ("model.dtype=float32",),
+      "bfloat16": ("model.dtype=bfloat16",),
+      "float32_seed1": ("model.dtype=float32", "train.seed=1"),
+    },
+    metrics=("heldout_loss/per_token", "recall@10", "ndcg@10"),
+  )
