@@ -68,6 +68,9 @@ def ecpo_synthetic_study() -> Sweep:
       "ecpo_g128": ("rl.group_size=128",),
       "ecpo_g512": ("rl.group_size=512", "train.batch_size=64"),
       "ecpo_g32_pscore": ("rl.group_size=32", "rl.reward=pscore"),
+      # The supervised loss's share: a smaller ECPO weight keeps Recall@10 on the log's item.
+      "ecpo_g32_w03": ("rl.group_size=32", "rl.rl_weight=0.3"),
+      "ecpo_g32_w01": ("rl.group_size=32", "rl.rl_weight=0.1"),
       # Rollouts without the trie: illegal IDs dropped, with and without the format reward (K = G / 4).
       "ecpo_g32_free": ("rl.group_size=32", "rl.constrained=false"),
       "ecpo_g32_free_format": ("rl.group_size=32", "rl.constrained=false", "rl.format_samples=8"),
