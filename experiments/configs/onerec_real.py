@@ -19,13 +19,13 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     lists filled to 200 after exclusion; most-popular HR@10 0.0339): short of SASRec (BENCHMARKS.md).
 Both train with the multi-target design (model.targets_per_window: a causal encoder over the history
 window, one encoder pass for m targets); `--config.model.targets_per_window=0` is the report's design (one
-encoder pass per target). `onerec_beauty_tiny` / `onerec_ml1m_tiny` are the minutes-long siblings the
-tests run on the same data.
+encoder pass per target). `onerec_beauty_tiny` / `onerec_ml1m_tiny` are minutes-long siblings on the same
+data, derived by the `tiny` transform (experiments.registry.tiny) so that they cannot drift.
 """
 
 from __future__ import annotations
 
-from experiments.registry import Sweep, register, register_sweep
+from experiments.registry import Sweep, register, register_sweep, tiny
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
@@ -52,13 +52,12 @@ def onerec_beauty() -> ExperimentConfig:
   )
 
 
-@register("onerec_beauty_tiny", "Minutes-long sibling of onerec_beauty (tiny model, 200 steps, 2,000 users)")
+@register("onerec_beauty_tiny", "Minutes-long sibling of onerec_beauty (the tiny transform; 200 steps, 2,000 users)")
 def onerec_beauty_tiny() -> ExperimentConfig:
-  config = onerec_beauty()
-  config.tokenizer.item_vectors = "side"  # no text encoder needed
-  config.model = model_config("tiny", short_len=20, positive_len=0, lifelong_len=0, targets_per_window=10)
-  config.train = TrainConfig(batch_size=64, num_steps=200, warmup_steps=20, log_every=50, checkpoint_every=100)
-  config.eval.max_users = 2000
+  """`tiny(onerec_beauty())` (experiments.registry.tiny: it cannot drift from its parent), trained long
+  enough to learn something: 200 steps, 2,000 evaluated users."""
+  config = tiny(onerec_beauty())
+  config.train.num_steps, config.train.checkpoint_every, config.eval.max_users = 200, 100, 2000
   return config
 
 
@@ -80,13 +79,11 @@ def onerec_ml1m() -> ExperimentConfig:
   )
 
 
-@register("onerec_ml1m_tiny", "Minutes-long sibling of onerec_ml1m (tiny model, 100 steps, 500 users)")
+@register("onerec_ml1m_tiny", "Minutes-long sibling of onerec_ml1m (the tiny transform; 100 steps, 500 users)")
 def onerec_ml1m_tiny() -> ExperimentConfig:
-  config = onerec_ml1m()
-  config.tokenizer.item_vectors = "side"
-  config.model = model_config("tiny", short_len=50, positive_len=0, lifelong_len=0, targets_per_window=25)
-  config.train = TrainConfig(batch_size=32, num_steps=100, warmup_steps=10, log_every=50, checkpoint_every=50)
-  config.eval = EvalConfig(num_beams=64, ks=(10, 50), batch_size=64, max_users=500, protocol="hstu", exclude="window")
+  """`tiny(onerec_ml1m())`: the parent's protocol, exclusion and design at the tiny widths; 100 steps."""
+  config = tiny(onerec_ml1m())
+  config.train.num_steps, config.train.checkpoint_every, config.eval.max_users = 100, 50, 500
   return config
 
 

@@ -15,7 +15,7 @@ Runbook (2 CPU cores):
 from __future__ import annotations
 
 from experiments.configs.quickstart import quickstart, quickstart_tiny
-from experiments.registry import register
+from experiments.registry import register, tiny
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
@@ -45,12 +45,11 @@ def reward_kuairand() -> ExperimentConfig:
   return _reward(DataConfig(dataset="kuairand_pure", min_history=1), num_steps=2000)
 
 
-@register("reward_kuairand_tiny", "Seconds-long sibling of reward_kuairand (60 steps, 300 test users)")
+@register("reward_kuairand_tiny", "Seconds-long sibling of reward_kuairand (the tiny transform; 60 steps, 300 users)")
 def reward_kuairand_tiny() -> ExperimentConfig:
-  config = reward_kuairand()
-  config.reward = RewardConfig(history_len=10, embed_dim=8, hidden_dim=16, tower_dim=8)
-  config.train = TrainConfig(batch_size=64, num_steps=60, warmup_steps=5, log_every=20, checkpoint_every=30)
-  config.eval = EvalConfig(batch_size=512, max_users=300, eval_every=30, select_metric="gauc/preference")
+  """`tiny(reward_kuairand())` (it cannot drift from its parent) with 60 steps and 300 evaluated users."""
+  config = tiny(reward_kuairand())
+  config.train.num_steps, config.train.checkpoint_every, config.eval.max_users, config.eval.eval_every = 60, 30, 300, 30
   return config
 
 
