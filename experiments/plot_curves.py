@@ -50,6 +50,33 @@ def plot(runs: dict[str, str], tags: list[str], path: str, log_y: bool = False) 
   return curves
 
 
+def scatter_rows(rows: list[dict], x: str, y: str, path: str, reference: dict | None = None) -> str:
+  """A sweep table's finished rows as labelled points (x, y) (for trade-offs, e.g. Recall@10 against
+  true engagement); `reference` = {label: (x, y)} adds marked points such as the starting model."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  points = [(r[x], r[y], r["run"]) for r in rows if r.get("status") == "finished" and x in r and y in r]
+  if not points:
+    raise ValueError(f"no finished row has both {x!r} and {y!r}")
+  fig, ax = plt.subplots(figsize=(6, 4.5))
+  for px, py, run in points:
+    ax.scatter(px, py, color="tab:blue")
+    ax.annotate(run, (px, py), fontsize=7, xytext=(3, 3), textcoords="offset points")
+  for label, (px, py) in (reference or {}).items():
+    ax.scatter(px, py, color="black", marker="*", s=120)
+    ax.annotate(label, (px, py), fontsize=8, xytext=(3, -10), textcoords="offset points")
+  ax.set_xlabel(x)
+  ax.set_ylabel(y)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
 def parse_runs(items: list[str]) -> dict[str, str]:
   """['name=dir', 'dir2'] -> {'name': 'dir', basename(dir2): 'dir2'}."""
   runs = {}
