@@ -71,6 +71,21 @@ def ecpo_synthetic_study() -> Sweep:
       # The supervised loss's share: a smaller ECPO weight keeps Recall@10 on the log's item.
       "ecpo_g32_w03": ("rl.group_size=32", "rl.rl_weight=0.3"),
       "ecpo_g32_w01": ("rl.group_size=32", "rl.rl_weight=0.1"),
+      # Where the early clip matters: 8 updates per rollout at a higher learning rate take the policy far
+      # from pi_old (100 steps), ECPO against GRPO.
+      "ecpo_g32_u8": (
+        "rl.group_size=32",
+        "rl.updates_per_rollout=8",
+        "train.learning_rate=1e-3",
+        "train.num_steps=100",
+      ),
+      "grpo_g32_u8": (
+        "rl.group_size=32",
+        "rl.updates_per_rollout=8",
+        "train.learning_rate=1e-3",
+        "train.num_steps=100",
+        "rl.early_clip=false",
+      ),
       # Rollouts without the trie: illegal IDs dropped, with and without the format reward (K = G / 4).
       "ecpo_g32_free": ("rl.group_size=32", "rl.constrained=false"),
       "ecpo_g32_free_format": ("rl.group_size=32", "rl.constrained=false", "rl.format_samples=8"),
