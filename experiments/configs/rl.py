@@ -71,6 +71,7 @@ def ecpo_synthetic_study() -> Sweep:
       # The supervised loss's share: a smaller ECPO weight keeps Recall@10 on the log's item.
       "ecpo_g32_w03": ("rl.group_size=32", "rl.rl_weight=0.3"),
       "ecpo_g32_w01": ("rl.group_size=32", "rl.rl_weight=0.1"),
+      "ecpo_g32_w01_s400": ("rl.group_size=32", "rl.rl_weight=0.1", "train.num_steps=400"),
       # Where the early clip matters: 8 updates per rollout at a higher learning rate take the policy far
       # from pi_old (100 steps), ECPO against GRPO.
       "ecpo_g32_u8": (
