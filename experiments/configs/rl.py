@@ -70,6 +70,7 @@ def ecpo_synthetic_study() -> Sweep:
       "ecpo_g32_pscore": ("rl.group_size=32", "rl.reward=pscore"),
       # The supervised loss's share: a smaller ECPO weight keeps Recall@10 on the log's item.
       "ecpo_g32_w03": ("rl.group_size=32", "rl.rl_weight=0.3"),
+      "ecpo_g32_w02": ("rl.group_size=32", "rl.rl_weight=0.2"),
       "ecpo_g32_w01": ("rl.group_size=32", "rl.rl_weight=0.1"),
       "ecpo_g32_w01_s400": ("rl.group_size=32", "rl.rl_weight=0.1", "train.num_steps=400"),
       # Where the early clip matters: 8 updates per rollout at a higher learning rate take the policy far
