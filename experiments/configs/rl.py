@@ -75,6 +75,7 @@ def ecpo_synthetic_study() -> Sweep:
       "ecpo_g32_w02": ("rl.group_size=32", "rl.rl_weight=0.2"),
       "ecpo_g32_w01": ("rl.group_size=32", "rl.rl_weight=0.1"),
       "ecpo_g32_w01_s400": ("rl.group_size=32", "rl.rl_weight=0.1", "train.num_steps=400"),
+      "ecpo_g32_w01_s800": ("rl.group_size=32", "rl.rl_weight=0.1", "train.num_steps=800"),
       # Where the early clip matters: 8 updates per rollout at a higher learning rate take the policy far
       # from pi_old (100 steps), ECPO against GRPO.
       "ecpo_g32_u8": (
