@@ -74,11 +74,12 @@ def heldout_loss(run, graphdef, state, rows: np.ndarray, positions: np.ndarray, 
   """
   sids = jnp.asarray(run.sid_table.sids)
 
-  @jax.jit
-  def nll_fn(state, batch, items):
+  def nll(state, batch, items):
     model = nnx.merge(graphdef, state.params, state.rest)
     model.eval()
     return -item_log_prob(model, batch, sids[items][:, None, :])[:, 0]
+
+  nll_fn = jax.jit(nll, out_shardings=replicated(state))  # every process of a multi-host run reads it
 
   total, n = 0.0, 0
   for start in range(0, len(rows), batch_size):
