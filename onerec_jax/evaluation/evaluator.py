@@ -46,21 +46,40 @@ def make_generate_fn(graphdef, num_beams: int, out_sharding=None, constrained: b
   return jax.jit(generate_fn, out_shardings=out_sharding)
 
 
-def recommend_batches(
-  run, graphdef, state, rows: np.ndarray, positions: np.ndarray, num_beams: int, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-  """Beam-search items [u, w] and scores [u, w] for users `rows` at target `positions`."""
-  trie = run.sid_table.trie()
-  children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
-  generate_fn = make_generate_fn(graphdef, num_beams, replicated(state))
-  items, scores = [], []
+def padded_batches(rows: np.ndarray, positions: np.ndarray, batch_size: int):
+  """Yields (rows, positions, n) in batches of exactly `batch_size` (one shape: one compilation); the
+  last batch is padded by repeating its final user and only its first n results are real."""
   for start in range(0, len(rows), batch_size):
     r, p = rows[start : start + batch_size], positions[start : start + batch_size]
     n = len(r)
-    if n < batch_size:  # pad to one shape: one compilation
+    if n < batch_size:
       r, p = np.pad(r, (0, batch_size - n), mode="edge"), np.pad(p, (0, batch_size - n), mode="edge")
+    yield r, p, n
+
+
+def recommend_batches(
+  run,
+  graphdef,
+  state,
+  rows: np.ndarray,
+  positions: np.ndarray,
+  num_beams: int,
+  batch_size: int,
+  constrained: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+  """Beam-search items [u, w] and scores [u, w] for users `rows` at target `positions`.
+
+  `constrained=False` searches without the trie (item -1 where an ID names no item); the constrained
+  search is asserted legal.
+  """
+  trie = run.sid_table.trie()
+  children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
+  generate_fn = make_generate_fn(graphdef, num_beams, replicated(state), constrained=constrained)
+  items, scores = [], []
+  for r, p, n in padded_batches(rows, positions, batch_size):
     out = generate_fn(state, run.builder.history_before(r, p), children, leaf)
-    assert_legal(out, children, leaf)  # the trie admits only real items: anything else is a bug
+    if constrained:
+      assert_legal(out, children, leaf)  # the trie admits only real items: anything else is a bug
     items.append(np.asarray(out.items)[:n])
     scores.append(np.asarray(out.scores)[:n])
   return np.concatenate(items), np.concatenate(scores)
@@ -81,15 +100,11 @@ def heldout_loss(run, graphdef, state, rows: np.ndarray, positions: np.ndarray, 
 
   nll_fn = jax.jit(nll, out_shardings=replicated(state))  # every process of a multi-host run reads it
 
-  total, n = 0.0, 0
-  for start in range(0, len(rows), batch_size):
-    r, p = rows[start : start + batch_size], positions[start : start + batch_size]
-    m = len(r)
-    if m < batch_size:
-      r, p = np.pad(r, (0, batch_size - m), mode="edge"), np.pad(p, (0, batch_size - m), mode="edge")
-    nll = np.asarray(nll_fn(state, run.builder.history_before(r, p), jnp.asarray(run.data.items[r, p])))[:m]
-    total, n = total + float(nll.sum()), n + m
-  per_item = total / max(n, 1)
+  total = 0.0
+  for r, p, n in padded_batches(rows, positions, batch_size):
+    batch_nll = nll_fn(state, run.builder.history_before(r, p), jnp.asarray(run.data.items[r, p]))
+    total += float(np.asarray(batch_nll)[:n].sum())
+  per_item = total / max(len(rows), 1)
   return {"per_token": per_item / run.sid_table.num_levels, "per_item": per_item}
 
 
@@ -101,20 +116,9 @@ def free_legal_rate(
   How well the model has learned the ID grammar by itself (the format reward's concern, PAPER.md
   section 6); the recommendations themselves always come from the trie-constrained search.
   """
-  trie = run.sid_table.trie()
-  children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
-  generate_fn = make_generate_fn(graphdef, num_beams, replicated(state), constrained=False)
-  legal, live = 0, 0
-  for start in range(0, len(rows), batch_size):
-    r, p = rows[start : start + batch_size], positions[start : start + batch_size]
-    n = len(r)
-    if n < batch_size:
-      r, p = np.pad(r, (0, batch_size - n), mode="edge"), np.pad(p, (0, batch_size - n), mode="edge")
-    out = generate_fn(state, run.builder.history_before(r, p), children, leaf)
-    scores, items = np.asarray(out.scores)[:n], np.asarray(out.items)[:n]
-    live += int((scores > NEG_INF / 2).sum())
-    legal += int(((scores > NEG_INF / 2) & (items >= 0)).sum())
-  return legal / max(live, 1)
+  items, scores = recommend_batches(run, graphdef, state, rows, positions, num_beams, batch_size, constrained=False)
+  live = scores > NEG_INF / 2
+  return float((items[live] >= 0).mean()) if live.any() else 1.0
 
 
 def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:

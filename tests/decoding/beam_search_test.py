@@ -23,6 +23,11 @@ def _fixed_logits(table):
   return logits_fn
 
 
+def _score(logits_fn, sid):
+  """The model's log-probability of a whole ID: the sum of its tokens' log-softmax."""
+  return sum(float(jax.nn.log_softmax(logits_fn(jnp.asarray(sid[None, :j]))[0])[sid[j]]) for j in range(len(sid)))
+
+
 @pytest.mark.parametrize("num_beams", [1, 4, 9, 16])
 def test_beam_search_matches_brute_force_when_beams_cover_everything(num_beams):
   rng = np.random.default_rng(0)
@@ -40,13 +45,7 @@ def test_beam_search_matches_brute_force_when_beams_cover_everything(num_beams):
     trie_leaf_item=jnp.asarray(trie.leaf_item),
   )
   # Brute force: score of every valid sid = sum of log-softmax along it.
-  scores = []
-  for sid in sids:
-    s = 0.0
-    for j in range(l):
-      lp = jax.nn.log_softmax(logits_fn(jnp.asarray(sid[None, :j]))[0])
-      s += float(lp[sid[j]])
-    scores.append(s)
+  scores = [_score(logits_fn, sid) for sid in sids]
   order = np.argsort(scores)[::-1]
   # Beam search is exact here only when the beam never prunes a prefix of a top sequence; with
   # num_beams >= number of valid level-2 prefixes it is exact. Check exactness in that case and
@@ -105,10 +104,7 @@ def test_free_beam_search_ranks_all_ids_and_labels_the_illegal_ones():
     constrained=False,
   )
   every = np.stack(np.meshgrid(*[np.arange(v)] * l, indexing="ij"), -1).reshape(-1, l)
-  scores = []
-  for sid in every:
-    s = sum(float(jax.nn.log_softmax(logits_fn(jnp.asarray(sid[None, :j]))[0])[sid[j]]) for j in range(l))
-    scores.append(s)
+  scores = [_score(logits_fn, sid) for sid in every]
   order = np.argsort(scores)[::-1][:w]
   np.testing.assert_allclose(np.asarray(out.scores[0]), np.asarray(scores)[order], rtol=1e-5)
   item_of = {tuple(s): i for i, s in enumerate(sids)}
