@@ -11,7 +11,7 @@ for scaling runs on accelerators; `onerec_synthetic_tiny` is their CPU sibling (
 
 from __future__ import annotations
 
-from experiments.registry import Sweep, register, register_sweep
+from experiments.registry import Sweep, register, register_sweep, tiny
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.input.config import DataConfig
@@ -74,19 +74,12 @@ for _size in ("0.015B", "0.121B", "0.935B", "2.633B"):
   register(_name, f"OneRec {_size} (PAPER.md table) on a 200k-user simulated world")(lambda size=_size: _series(size))
 
 
-@register("onerec_synthetic_tiny", "CPU sibling of the onerec_synthetic_* series (tiny model, tiny world)")
+@register("onerec_synthetic_tiny", "CPU sibling of the onerec_synthetic_* series (the tiny transform of 2.633B)")
 def onerec_synthetic_tiny() -> ExperimentConfig:
-  config = quickstart_tiny()
-  config.model = model_config(
-    "tiny",
-    num_experts=4,
-    num_experts_per_token=2,
-    encoder_moe=True,
-    short_len=5,
-    positive_len=4,
-    lifelong_len=8,
-    lifelong_queries=2,
-  )
+  """`tiny(onerec_synthetic_2633b())`: the largest size's structure (MoE in encoder and decoder, every
+  pathway) at the tiny widths on the tiny world, with short windows so the sharding tests stay seconds."""
+  config = tiny(_series("2.633B"))
+  config.model.short_len, config.model.positive_len, config.model.lifelong_len = 5, 4, 8
   return config
 
 
