@@ -6,7 +6,7 @@ r"""Training throughput and MFU of registered experiments, float32 and bfloat16,
 
 Each entry of --experiments is `name` or `name:field=value;field=value` (config overrides without the
 `--config.` prefix), e.g. the TIGER peer's size on Beauty (PROTOCOLS.md):
-  'onerec_beauty:model.targets_per_window=0;model.num_encoder_layers=4;model.num_decoder_layers=4;\
+  'onerec_beauty_user_token:model.targets_per_window=0;model.num_encoder_layers=4;model.num_decoder_layers=4;\
 model.num_heads=6;model.head_dim=64;model.ffn_dim=1024;train.batch_size=256'
 For each entry and dtype: the engine's jitted train step (the same `make_train_step`, donated state) on
 real batches of the family's pipeline, `repeats` timings of `steps` steps after a warm-up step; the median
@@ -46,6 +46,16 @@ def _tokens(batch) -> int:
     encoder = 1 + sum(p.items.shape[1] for p in (batch.short, batch.positive, batch.lifelong) if p is not None)
     return int(b * encoder + np.prod(batch.target_sid.shape))
   return int(np.prod(np.asarray(batch.inputs).shape))
+
+
+def _targets(batch) -> int:
+  """Supervised next-item targets of a batch: one per example (the report's design), the masked targets
+  of a multi-target window, or the supervised positions of a SASRec window."""
+  if hasattr(batch, "target_sid"):
+    if batch.target_mask is not None:
+      return int(np.asarray(batch.target_mask).sum())
+    return int(batch.target_sid.shape[0])
+  return int(np.asarray(batch.mask).sum())
 
 
 def bench(entry: str, dtype: str, data_dir: str, steps: int, repeats: int, peaks: dict) -> dict:
@@ -106,6 +116,8 @@ def bench(entry: str, dtype: str, data_dir: str, steps: int, repeats: int, peaks
     "seconds_per_step_repeats": seconds,
     "examples_per_second": tc.batch_size / step,
     "tokens_per_second": _tokens(host_batches[0]) / step,
+    # The peer's examples are targets (one per example): the comparable rate of a multi-target design.
+    "targets_per_second": float(np.mean([_targets(b) for b in host_batches])) / step,
     "model_flops_per_step": model_flops,
     "xla_flops_per_step": xla_flops(compiled),
     "model_gflops_per_second": model_flops / step / 1e9,
