@@ -156,7 +156,7 @@ def onerec_beauty_ablations() -> Sweep:
 
 @register_sweep(
   "onerec_beauty_headline",
-  "onerec_beauty (no user-id token): seeds 1 and 2, the TIGER peer's size, no item ids",
+  "onerec_beauty (no user-id token): seeds 1 and 2, the TIGER peer's size, no item ids, aligned IDs",
 )
 def onerec_beauty_headline() -> Sweep:
   """The registered Beauty recipe's seeds (seed 0 is the `static_off` row of onerec_beauty_ablations)
@@ -183,6 +183,8 @@ def onerec_beauty_headline() -> Sweep:
       "seed_2": ("train.seed=2",),
       "tiger_size": tiger_size,
       "no_item_id": ("model.use_item_id_embedding=false",),
+      # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
+      "ids_aligned": ("tokenizer.item_vectors=aligned",),
     },
     metrics=("recall@5", "ndcg@5", "recall@10", "ndcg@10"),
   )
