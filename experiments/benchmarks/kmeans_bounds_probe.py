@@ -113,7 +113,9 @@ def yinyang(x, x_sq, centroids, iters, num_groups, block, seed=0):
       upper[rows] = np.where(move, best, current)
       dist[perm[cols][None, :] == codes[rows][:, None]] = np.inf  # group bounds exclude the own centroid
       bounds = lower[rows]
-      bounds[:, groups] = np.sqrt(np.minimum.reduceat(dist, np.r_[0, np.nonzero(np.diff(col_group[cols]))[0] + 1], axis=1))
+      bounds[:, groups] = np.sqrt(
+        np.minimum.reduceat(dist, np.r_[0, np.nonzero(np.diff(col_group[cols]))[0] + 1], axis=1)
+      )
       bounds[r[move], group[old[move]]] = np.minimum(bounds[r[move], group[old[move]]], current[move])
       lower[rows] = bounds
   final = _assign(x, x_sq, centroids)  # the same final assignment as plain
@@ -133,7 +135,14 @@ def main(argv):
   codes_yy, ideal, done = yinyang(x, x_sq, init, _ITERS.value, _G.value, _B.value)
   t_yy = time.perf_counter() - t
   out = {
-    "setting": {"num_vectors": _N.value, "dim": _D.value, "codes": _C.value, "groups": _G.value, "block": _B.value, "iters": _ITERS.value},
+    "setting": {
+      "num_vectors": _N.value,
+      "dim": _D.value,
+      "codes": _C.value,
+      "groups": _G.value,
+      "block": _B.value,
+      "iters": _ITERS.value,
+    },
     "plain_seconds": t_plain,
     "yinyang_seconds": t_yy,
     "speedup": t_plain / t_yy,

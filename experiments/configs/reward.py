@@ -16,7 +16,7 @@ Runbook (2 CPU cores):
 
 from __future__ import annotations
 
-from experiments.configs.quickstart import quickstart, quickstart_tiny
+from experiments.configs.quickstart import quickstart
 from experiments.registry import register, tiny
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.config import EvalConfig
@@ -65,5 +65,10 @@ def reward_synthetic_tiny() -> ExperimentConfig:
   """`tiny(reward_synthetic())` (the tiny world and widths; it cannot drift from its parent), 40 steps of
   32 so that the test's it-learned assertion (AUC above the item rates) holds."""
   config = tiny(reward_synthetic())
-  config.train.num_steps, config.train.batch_size, config.train.checkpoint_every, config.eval.eval_every = 40, 32, 20, 20
+  config.train.num_steps, config.train.batch_size, config.train.checkpoint_every, config.eval.eval_every = (
+    40,
+    32,
+    20,
+    20,
+  )
   return config
