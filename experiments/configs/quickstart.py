@@ -38,6 +38,8 @@ def quickstart() -> ExperimentConfig:
 
 @register("quickstart_tiny", "Seconds-long sibling of quickstart for tests: 2 train steps on a tiny world")
 def quickstart_tiny() -> ExperimentConfig:
+  """The root of the tiny transform (experiments.registry.tiny takes its simulated world), so it is
+  written out rather than derived."""
   return ExperimentConfig(
     data=DataConfig(
       simulator=SimulatorConfig(

@@ -42,6 +42,9 @@ def ecpo_synthetic() -> ExperimentConfig:
 
 @register("ecpo_synthetic_tiny", "Seconds-long sibling of ecpo_synthetic (on a quickstart_tiny run)")
 def ecpo_synthetic_tiny() -> ExperimentConfig:
+  """Hand-written, not `tiny(ecpo_synthetic())`: it must restore a `quickstart_tiny` run, so its data,
+  tokenizer and model are that run's (the tiny transform would give the tiny widths of the quickstart
+  model, a different network)."""
   base = quickstart_tiny()
   return ExperimentConfig(
     family="ecpo",

@@ -87,6 +87,8 @@ def sasrec_beauty() -> ExperimentConfig:
 
 @register("sasrec_tiny", "Seconds-long sibling of the sasrec_* family for tests: a tiny simulated world")
 def sasrec_tiny() -> ExperimentConfig:
+  """Hand-written, not `tiny(...)`: its parents train on real data, and the tests need a world that
+  ships with the code (the tiny simulator), which the tiny transform does not swap in for real datasets."""
   return ExperimentConfig(
     family="sasrec",
     data=DataConfig(
