@@ -6,12 +6,12 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     full-catalogue ranking by beam search, history not excluded. Semantic IDs: RQ-Kmeans 3 x 256 + one
     disambiguation token over all-MiniLM-L6-v2 embeddings of the item text (needs the `tokenizer-text`
     extra; any other category: --config.data.dataset=amazon_<category>, the recipe unchanged).
-    No user-id token (static pathway off: the per-user table is what the model memorised).
-    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-02 (2 cores, 2,000 steps = 9.6
-    epochs, 51 min of training shared with other work, commit 323bcab, the `static_off` row of
-    onerec_beauty_ablations): test Recall@10 0.0527, NDCG@10 0.0265, Recall@5 0.0314, NDCG@5 0.0197
-    (most-popular 0.0114); short of TIGER. With the user-id token (onerec_beauty_user_token): 0.0445 /
-    0.0217; longer schedules gave no more with it (BENCHMARKS.md).
+    No user-id token (static pathway off: the per-user table is what the model memorised), 4,000 steps.
+    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-02 (2 cores, 4,000 steps = 19.1
+    epochs of windows, 115 min wall shared with other work, commit a55be40): test Recall@10 0.0554, NDCG@10
+    0.0299, Recall@5 0.0357, NDCG@5 0.0236 (most-popular 0.0114); short of TIGER (85% / 78%). At 2,000
+    steps 0.0527 / 0.0265; with the user-id token (onerec_beauty_user_token, 2,000 steps) 0.0445 / 0.0217,
+    and longer schedules gave no more with it (BENCHMARKS.md).
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
     HSTU protocol: ML-1M leave-one-out, history <= 200, the items of that input window excluded from the
     ranking (as HSTU's code and our SASRec; the beam of 256 is wide enough to fill K after exclusion for
@@ -36,7 +36,7 @@ from onerec_jax.tokenizer.config import TokenizerConfig
 from onerec_jax.train.config import TrainConfig
 
 
-def _beauty(static_pathway: str) -> ExperimentConfig:
+def _beauty(static_pathway: str, num_steps: int) -> ExperimentConfig:
   return ExperimentConfig(
     data=DataConfig(dataset="amazon_beauty", min_history=1),
     tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="content"),
@@ -53,7 +53,7 @@ def _beauty(static_pathway: str) -> ExperimentConfig:
       static_pathway=static_pathway,
     ),
     train=TrainConfig(
-      batch_size=128, num_steps=2000, learning_rate=2e-3, warmup_steps=200, log_every=100, checkpoint_every=500
+      batch_size=128, num_steps=num_steps, learning_rate=2e-3, warmup_steps=200, log_every=100, checkpoint_every=500
     ),
     eval=EvalConfig(num_beams=20, ks=(5, 10), batch_size=256, protocol="tiger"),
   )
@@ -62,10 +62,12 @@ def _beauty(static_pathway: str) -> ExperimentConfig:
 @register("onerec_beauty", "OneRec on Amazon Beauty, TIGER protocol (Recall/NDCG@5/10), text semantic IDs")
 def onerec_beauty() -> ExperimentConfig:
   """The static pathway is off (a learned start token instead of the user id: Amazon has no user
-  features, and a per-user table of 22,363 rows, each trained on ~5 targets, is what the model memorised).
-  Measured as the `static_off` row of `onerec_beauty_ablations` (2,000 steps, commit 323bcab, 2026-12-02):
-  test Recall@10 0.0527, NDCG@10 0.0265, Recall@5 0.0314, NDCG@5 0.0197 (TIGER: 0.0648 / 0.0384)."""
-  return _beauty("off")
+  features, and a per-user table of 22,363 rows, each trained on ~5 targets, is what the model memorised),
+  4,000 steps (19.1 epochs of windows). Measured 2026-12-02 (commit a55be40, 115 min wall on 2 cores shared
+  with other work, 17 min of it paused, evaluated every 1,000 steps):
+  test Recall@10 0.0554, NDCG@10 0.0299, Recall@5 0.0357, NDCG@5 0.0236 (TIGER: 0.0648 / 0.0384); at
+  2,000 steps (the `static_off` row of onerec_beauty_ablations) 0.0527 / 0.0265."""
+  return _beauty("off", num_steps=4000)
 
 
 @register(
@@ -75,7 +77,7 @@ def onerec_beauty() -> ExperimentConfig:
 def onerec_beauty_user_token() -> ExperimentConfig:
   """Static token = the user id. Measured (2,000 steps, commit 323bcab): test Recall@10 0.0445, NDCG@10
   0.0217, Recall@5 0.0262, NDCG@5 0.0158 (the `base` row of onerec_beauty_ablations)."""
-  return _beauty("all")
+  return _beauty("all", num_steps=2000)
 
 
 @register("onerec_beauty_tiny", "Minutes-long sibling of onerec_beauty (the tiny transform; 200 steps, 2,000 users)")
@@ -159,8 +161,8 @@ def onerec_beauty_ablations() -> Sweep:
   "onerec_beauty (no user-id token): seeds 1 and 2, the TIGER peer's size, no item ids, aligned IDs",
 )
 def onerec_beauty_headline() -> Sweep:
-  """The registered Beauty recipe's seeds (seed 0 is the `static_off` row of onerec_beauty_ablations)
-  and the next attempts at the TIGER gap (a 4,000-step schedule is its own run, BENCHMARKS.md): TIGER's size (4+4 layers, 6 heads of 64,
+  """The registered Beauty recipe's seeds (seed 0 is the registered run in BENCHMARKS.md) and the next
+  attempts at the TIGER gap, each at the registered 4,000 steps: TIGER's size (4+4 layers, 6 heads of 64,
   feed-forward 1024; bfloat16 compute, where this CPU trains it 1.5x faster), and the semantic IDs alone as
   the encoder's item input.
 
