@@ -1,17 +1,17 @@
 r"""Does an exact bounded Lloyd iteration (Yinyang k-means) pay on the k-means benchmark's data? A probe.
 
-  python -m experiments.benchmarks.kmeans_bounds_probe [--num_vectors=49152] [--dim=256] [--codes=2048] \
-      [--groups=205] [--block=1024] [--out=experiments/results/kmeans_bounds_probe.json]
+  python -m experiments.benchmarks.kmeans_bounds_probe [--probe_vectors=49152] [--probe_dim=256] \
+      [--probe_codes=2048] [--probe_groups=205] [--probe_block=1024] [--out=experiments/results/kmeans_bounds_probe.json]
 
 Issue 10 asks whether bounds that skip distance work once assignments settle (Hamerly, Yinyang) can beat
 faiss-cpu's plain Lloyd by 2x on `kmeans_bench`'s data (random Gaussian vectors, ~24 items per code).
 This probe runs, side by side on the same vectors and initial centroids (numpy/OpenBLAS, the BLAS faiss
 uses), 10 iterations of
   plain Lloyd: a full [n, c] distance GEMM per iteration, and
-  Yinyang (Ding et al. 2015): centroids grouped by k-means on the initial centroids (`--groups`); per item
+  Yinyang (Ding et al. 2015): centroids grouped by k-means on the initial centroids (`--probe_groups`); per item
     an upper bound on its centroid's distance and a lower bound per group, moved by the centroid drifts;
     a group is examined only when its lower bound is below the item's upper bound. To keep the distance
-    work a GEMM, items are processed in blocks (`--block`, sorted by assigned centroid) against the union
+    work a GEMM, items are processed in blocks (`--probe_block`, sorted by assigned centroid) against the union
     of the groups any item of the block must examine.
 and reports the wall time of each, the codes' agreement (must be 1.0: the bounds are exact), the ideal
 distance work (the examined item-group pairs, as a share of Lloyd's) and the work the GEMM blocks really
@@ -26,13 +26,16 @@ import time
 import numpy as np
 from absl import app, flags
 
-_N = flags.DEFINE_integer("num_vectors", 49152, "items")
-_D = flags.DEFINE_integer("dim", 256, "vector width")
-_C = flags.DEFINE_integer("codes", 2048, "centroids")
-_G = flags.DEFINE_integer("groups", 205, "Yinyang centroid groups (the paper: codes / 10)")
-_B = flags.DEFINE_integer("block", 1024, "items per distance GEMM block")
-_ITERS = flags.DEFINE_integer("iters", 10, "Lloyd iterations")
-_OUT = flags.DEFINE_string("out", "experiments/results/kmeans_bounds_probe.json", "JSON file to write")
+from experiments import common_flags
+
+# Names distinct from kmeans_bench's (every entry point imports into one process in the tests).
+_N = flags.DEFINE_integer("probe_vectors", 49152, "items")
+_D = flags.DEFINE_integer("probe_dim", 256, "vector width")
+_C = flags.DEFINE_integer("probe_codes", 2048, "centroids")
+_G = flags.DEFINE_integer("probe_groups", 205, "Yinyang centroid groups (the paper: codes / 10)")
+_B = flags.DEFINE_integer("probe_block", 1024, "items per distance GEMM block")
+_ITERS = flags.DEFINE_integer("probe_iters", 10, "Lloyd iterations")
+_OUT = common_flags.OUT  # JSON file to write (default experiments/results/kmeans_bounds_probe.json)
 
 
 def _sq(xb, xb_sq, c):
@@ -151,7 +154,7 @@ def main(argv):
     "gemm_work_share": done,
   }
   print(json.dumps(out, indent=1))
-  with open(_OUT.value, "w") as f:
+  with open(_OUT.value or "experiments/results/kmeans_bounds_probe.json", "w") as f:
     json.dump(out, f, indent=1)
 
 
