@@ -28,6 +28,7 @@ from absl import app, flags, logging
 
 from experiments import common_flags, registry
 from experiments.benchmarks import results
+from onerec_jax.input.batches import OneRecBatch, RewardBatch
 
 _EXPERIMENTS = common_flags.EXPERIMENTS  # default ["onerec_synthetic_tiny", "onerec_synthetic_0015b"]
 DEFAULT_EXPERIMENTS = ["onerec_synthetic_tiny", "onerec_synthetic_0015b"]
@@ -40,21 +41,26 @@ _OUT = common_flags.OUT  # JSON results file (default experiments/results/train_
 
 
 def _tokens(batch) -> int:
-  """Encoder + decoder input tokens of a OneRec batch, or positions of a SASRec batch."""
-  if hasattr(batch, "target_sid"):
+  """Encoder + decoder input tokens of a OneRec batch, positions of a SASRec batch, history + candidate
+  of a reward-model batch."""
+  if isinstance(batch, OneRecBatch):
     b = batch.user_id.shape[0]
     encoder = 1 + sum(p.items.shape[1] for p in (batch.short, batch.positive, batch.lifelong) if p is not None)
     return int(b * encoder + np.prod(batch.target_sid.shape))
+  if isinstance(batch, RewardBatch):
+    return int(np.prod(batch.history_items.shape) + batch.item.shape[0])
   return int(np.prod(np.asarray(batch.inputs).shape))
 
 
 def _targets(batch) -> int:
-  """Supervised next-item targets of a batch: one per example (the report's design), the masked targets
-  of a multi-target window, or the supervised positions of a SASRec window."""
-  if hasattr(batch, "target_sid"):
+  """Supervised targets of a batch: one per example (the report's design; a reward-model impression),
+  the masked targets of a multi-target window, or the supervised positions of a SASRec window."""
+  if isinstance(batch, OneRecBatch):
     if batch.target_mask is not None:
       return int(np.asarray(batch.target_mask).sum())
     return int(batch.target_sid.shape[0])
+  if isinstance(batch, RewardBatch):
+    return int(batch.item.shape[0])
   return int(np.asarray(batch.mask).sum())
 
 

@@ -64,7 +64,7 @@ def onerec_beauty() -> ExperimentConfig:
   """The static pathway is off (a learned start token instead of the user id: Amazon has no user
   features, and a per-user table of 22,363 rows, each trained on ~5 targets, is what the model memorised),
   4,000 steps (19.1 epochs of windows). Measured 2026-12-02 (commit a55be40, 115 min wall on 2 cores shared
-  with other work, 17 min of it paused, evaluated every 1,000 steps):
+  with other work, ~22 min of it paused, evaluated every 1,000 steps):
   test Recall@10 0.0554, NDCG@10 0.0299, Recall@5 0.0357, NDCG@5 0.0236 (TIGER: 0.0648 / 0.0384); at
   2,000 steps (the `static_off` row of onerec_beauty_ablations) 0.0527 / 0.0265."""
   return _beauty("off", num_steps=4000)
@@ -163,7 +163,7 @@ def onerec_beauty_ablations() -> Sweep:
 def onerec_beauty_headline() -> Sweep:
   """The registered Beauty recipe's seeds (seed 0 is the registered run in BENCHMARKS.md) and the next
   attempts at the TIGER gap, each at the registered 4,000 steps: TIGER's size (4+4 layers, 6 heads of 64,
-  feed-forward 1024; bfloat16 compute, where this CPU trains it 1.5x faster), and the semantic IDs alone as
+  feed-forward 1024; bfloat16 compute, where this CPU trains it 1.4x faster), and the semantic IDs alone as
   the encoder's item input.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \

@@ -65,10 +65,6 @@ def reward_synthetic_tiny() -> ExperimentConfig:
   """`tiny(reward_synthetic())` (the tiny world and widths; it cannot drift from its parent), 40 steps of
   32 so that the test's it-learned assertion (AUC above the item rates) holds."""
   config = tiny(reward_synthetic())
-  config.train.num_steps, config.train.batch_size, config.train.checkpoint_every, config.eval.eval_every = (
-    40,
-    32,
-    20,
-    20,
-  )
+  config.train.num_steps, config.train.batch_size, config.train.checkpoint_every = 40, 32, 20
+  config.eval.eval_every = 20
   return config

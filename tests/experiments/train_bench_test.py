@@ -26,6 +26,11 @@ def test_quick_mode():
   assert f32["targets_per_second"] == f32["examples_per_second"]  # the report's design: one per example
 
 
+def test_reward_family_counts_one_target_per_impression():
+  r = train_bench.bench("reward_synthetic_tiny", "float32", "", steps=1, repeats=1, peaks={"float32": 5e10})
+  assert r["targets_per_second"] == r["examples_per_second"] < r["tokens_per_second"]
+
+
 def test_multi_target_windows_count_their_supervised_targets():
   r = train_bench.bench(
     "quickstart_tiny:model.targets_per_window=2", "float32", "", steps=1, repeats=1, peaks={"float32": 5e10}
