@@ -72,8 +72,12 @@ def ecpo_synthetic_study() -> Sweep:
     runs={
       "ecpo_g32": ("rl.group_size=32",),
       "grpo_g32": ("rl.group_size=32", "rl.early_clip=false"),
+      # Group size at an equal rollout budget (1,024 beam rollouts per step, as ecpo_g32's 32 users x 32)
+      # and the same 96 supervised rows: 8 users x 128 (batch 104) and 2 users x 512 (batch 98);
+      # ecpo_g128 keeps the 32 users (4x the rollouts).
+      "ecpo_g128_eq": ("rl.group_size=128", "train.batch_size=104", "rl.rl_share=0.0769230769"),
+      "ecpo_g512_eq": ("rl.group_size=512", "train.batch_size=98", "rl.rl_share=0.0204081633"),
       "ecpo_g128": ("rl.group_size=128",),
-      "ecpo_g512": ("rl.group_size=512", "train.batch_size=64"),
       "ecpo_g32_pscore": ("rl.group_size=32", "rl.reward=pscore"),
       # The supervised loss's share: a smaller ECPO weight keeps Recall@10 on the log's item.
       "ecpo_g32_w03": ("rl.group_size=32", "rl.rl_weight=0.3"),
