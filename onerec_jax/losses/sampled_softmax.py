@@ -5,6 +5,8 @@ position's positive item is masked out (an accidental hit). Negatives are drawn 
 catalogue per position ([b, t, m], HSTU's setting), per sequence ([b, m], shared by the positions of one
 sequence) or once per batch ([m]). All cost one b x t x m x d product; per position also gathers
 b x t x m item vectors (and scatters their gradients), which costs memory and time on CPU.
+`full_softmax_loss` is the exact softmax over the whole catalogue (no sampling): one b x t x i x d
+product, no gather; on ML-1M (i = 3,706) it costs about what per-position sampling does on CPU.
 Per sequence matters for full-corpus ranking: with one shared draw of 128 per step an item is pushed
 down as a negative only ~128 / i times per step, so rarely sampled items keep arbitrary scores and the
 full ranking suffers (measured on ML-1M: HR@10 0.012 after 250 steps, below most-popular's 0.034).
@@ -56,6 +58,32 @@ def sampled_softmax_loss(
   count = jnp.maximum(weight.sum(), 1.0)
   loss = jnp.sum(nll * weight) / count
   accuracy = jnp.sum((pos > jnp.max(neg, -1)) * weight) / count
+  return loss, {"loss": loss, "accuracy": accuracy, "num_targets": weight.sum()}
+
+
+def full_softmax_loss(
+  queries: jax.Array, item_vectors: jax.Array, positives: jax.Array, mask: jax.Array
+) -> tuple[jax.Array, dict]:
+  """Mean cross-entropy of the target over every catalogue item at the supervised positions.
+
+  Args:
+    queries: [b, t, d] query vectors (logit = query . item vector).
+    item_vectors: [i, d] vectors of every catalogue item (item index = row).
+    positives: [b, t] int32 target item indices in [0, i) (any value where `mask` is False).
+    mask: [b, t] bool supervised positions.
+
+  Returns:
+    (scalar loss, {'loss', 'accuracy' (the target scores highest), 'num_targets'}), as
+    `sampled_softmax_loss`.
+  """
+  logits = jnp.einsum("btd,id->bti", queries, item_vectors, preferred_element_type=jnp.float32)
+  safe = jnp.clip(positives, 0, item_vectors.shape[0] - 1)
+  pos = jnp.take_along_axis(logits, safe[..., None], axis=-1)[..., 0]  # [b, t]
+  nll = jax.nn.logsumexp(logits, axis=-1) - pos
+  weight = mask.astype(jnp.float32)
+  count = jnp.maximum(weight.sum(), 1.0)
+  loss = jnp.sum(nll * weight) / count
+  accuracy = jnp.sum((jnp.argmax(logits, -1) == safe) * weight) / count
   return loss, {"loss": loss, "accuracy": accuracy, "num_targets": weight.sum()}
 
 

@@ -37,7 +37,8 @@ class SasrecConfig:
   # How the family trains (onerec_jax.train.sasrec_task): sampled softmax over windows.
   num_negatives: int = 128  # sampled-softmax negatives (HSTU: 128)
   negatives_per: str = "sequence"  # 'position' (b x t x m draws per step, HSTU) | 'sequence' (b x m draws,
-  # shared by a sequence's positions) | 'batch' (m shared draws per step)
+  # shared by a sequence's positions) | 'batch' (m shared draws per step) | 'all' (the full softmax over
+  # the catalogue, no sampling)
   window_stride: int = 0  # training-window stride (onerec_jax.input.windows); 0 = max_len (non-overlapping)
   rng_impl: str = "threefry2x32"  # PRNG of dropout and negatives: 'threefry2x32' | 'rbg' | 'unsafe_rbg'
 
@@ -58,8 +59,10 @@ class SasrecConfig:
       )
     if self.num_negatives < 1:
       raise ValueError(f"sasrec.num_negatives must be >= 1, got {self.num_negatives}")
-    if self.negatives_per not in ("position", "sequence", "batch"):
-      raise ValueError(f"sasrec.negatives_per must be 'position', 'sequence' or 'batch', got {self.negatives_per!r}")
+    if self.negatives_per not in ("position", "sequence", "batch", "all"):
+      raise ValueError(
+        f"sasrec.negatives_per must be 'position', 'sequence', 'batch' or 'all', got {self.negatives_per!r}"
+      )
     return self
 
 

@@ -21,7 +21,7 @@ from onerec_jax.evaluation.metrics import metrics_from_ranks
 from onerec_jax.input import pipeline, windows
 from onerec_jax.input.batches import SasrecBatch
 from onerec_jax.input.datasets import load_sequences
-from onerec_jax.losses.sampled_softmax import sample_negatives, sampled_softmax_loss
+from onerec_jax.losses.sampled_softmax import full_softmax_loss, sample_negatives, sampled_softmax_loss
 from onerec_jax.models import flops
 from onerec_jax.models.sasrec import SASRec
 from onerec_jax.sharding.rules import replicated
@@ -30,11 +30,16 @@ from onerec_jax.sharding.rules import replicated
 def sasrec_loss(
   model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: int, num_negatives: int, negatives_per: str
 ) -> tuple[jax.Array, dict]:
-  """Sampled-softmax loss of a window batch (inputs, targets [b, t] int32, mask [b, t] bool).
+  """Sampled-softmax loss of a window batch (inputs, targets [b, t] int32, mask [b, t] bool), or the full
+  softmax over the catalogue when `negatives_per == 'all'` (`num_negatives` unused).
 
   `key` gives the negatives (fold 0) and the dropout masks (fold 1).
   """
   b, t = batch.inputs.shape
+  if negatives_per == "all":
+    model.train()
+    queries = model.encode(batch.inputs, nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
+    return full_softmax_loss(queries, model.item_vectors(jnp.arange(num_items)), batch.targets, batch.mask)
   shape = {"position": (b, t, num_negatives), "sequence": (b, num_negatives), "batch": (num_negatives,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), num_items, shape)
   model.train()
@@ -122,7 +127,8 @@ class SasrecTask:
 
   def train_flops(self, batch_size: int) -> int:
     s = self.model_config
-    return flops.train_flops(flops.sasrec_forward_flops(s, batch_size, 1 + s.num_negatives))
+    candidates = s.num_items if s.negatives_per == "all" else 1 + s.num_negatives
+    return flops.train_flops(flops.sasrec_forward_flops(s, batch_size, candidates))
 
   def summary(self) -> dict:
     return {

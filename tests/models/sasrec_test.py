@@ -15,7 +15,7 @@ from flax import nnx
 from experiments import registry
 from experiments.registry import build_config
 from onerec_jax.input.batches import SasrecBatch
-from onerec_jax.losses.sampled_softmax import sampled_softmax_loss
+from onerec_jax.losses.sampled_softmax import full_softmax_loss, sampled_softmax_loss
 from onerec_jax.models.sasrec import SASRec, SasrecConfig
 
 
@@ -67,6 +67,20 @@ def test_sampled_softmax_by_hand():
   assert float(m["accuracy"]) == pytest.approx(0.5)  # position 1 ties with a negative: not a win
   only_first, _ = sampled_softmax_loss(q, pos_vec, positives, neg_vec, negatives, jnp.array([[True, False]]))
   assert float(only_first) == pytest.approx(np.log(np.exp(2) + np.exp(1) + 1) - 2, rel=1e-6)
+
+
+def test_full_softmax_by_hand():
+  q = jnp.array([[[1.0, 0.0], [0.0, 2.0]]])  # [b=1, t=2, d=2]
+  items = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # [i=3, d]
+  positives = jnp.array([[0, 2]])
+  loss, m = full_softmax_loss(q, items, positives, jnp.array([[True, True]]))
+  # position 0: logits [2, 0, 1], target 0; position 1: [0, 2, 2], target 2 (ties item 1: argmax picks 1).
+  want = ((np.log(np.exp(2) + 1 + np.e) - 2) + (np.log(1 + 2 * np.exp(2)) - 2)) / 2
+  assert float(loss) == pytest.approx(want, rel=1e-6)
+  assert float(m["accuracy"]) == pytest.approx(0.5)
+  assert float(m["num_targets"]) == 2
+  only_second, _ = full_softmax_loss(q, items, jnp.array([[-1, 2]]), jnp.array([[False, True]]))  # padding target
+  assert float(only_second) == pytest.approx(np.log(1 + 2 * np.exp(2)) - 2, rel=1e-6)
 
 
 def _sasrec_names():
@@ -152,7 +166,7 @@ def test_per_position_negatives_mask_their_own_accidental_hits():
   assert float(loss) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("negatives_per", ["position", "sequence", "batch"])
+@pytest.mark.parametrize("negatives_per", ["position", "sequence", "batch", "all"])
 def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   """The step's loss is the sampled softmax over negatives drawn from (seed, step) by its rule; the
   per-position path normalises the item table once and gathers from it (same numbers)."""
@@ -180,6 +194,11 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
   )
   step = make_train_step(graphdef, tx, task.loss)
   _, metrics = step(state, batch)
+  queries = model.encode(batch.inputs)
+  if negatives_per == "all":  # the full softmax: no draw
+    expected, _ = full_softmax_loss(queries, model.item_vectors(jnp.arange(30)), batch.targets, batch.mask)
+    assert float(metrics["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    return
   key = jax.random.fold_in(jax.random.key(7), 0)
   shape = {"position": (3, 6, 5), "sequence": (3, 5), "batch": (5,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), 30, shape)
