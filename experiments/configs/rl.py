@@ -105,6 +105,23 @@ def ecpo_synthetic_study() -> Sweep:
       # Rollouts without the trie: illegal IDs dropped, with and without the format reward (K = G / 4).
       "ecpo_g32_free": ("rl.group_size=32", "rl.constrained=false"),
       "ecpo_g32_free_format": ("rl.group_size=32", "rl.constrained=false", "rl.format_samples=8"),
+      # Sampled rollouts (G independent draws instead of the G best): through the trie; and free at
+      # temperature 1.5, where more of the supervised model's samples name no item than at 1 (their
+      # train/rl/legal_rate), without and with the format reward.
+      "ecpo_g32_sample": ("rl.group_size=32", "rl.rollouts=sample"),
+      "ecpo_g32_sample_free_t15": (
+        "rl.group_size=32",
+        "rl.rollouts=sample",
+        "rl.constrained=false",
+        "rl.temperature=1.5",
+      ),
+      "ecpo_g32_sample_free_t15_format": (
+        "rl.group_size=32",
+        "rl.rollouts=sample",
+        "rl.constrained=false",
+        "rl.temperature=1.5",
+        "rl.format_samples=8",
+      ),
     },
     metrics=("recall@10", "ndcg@10", "ground_truth_engagement@10/model", "legal_rate_without_trie"),
   )

@@ -1,6 +1,7 @@
-"""Recommendation by generation: encode once, project cross-attention keys once, then beam search.
+"""Recommendation by generation: encode once, project cross-attention keys once, then beam search
+(`generate`) or ancestral sampling (`sample`, ECPO's optional rollouts).
 
-Shape legend: b requests, w beams, l semantic-ID levels, t encoder tokens.
+Shape legend: b requests, w beams (or samples), l semantic-ID levels, t encoder tokens.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import jax
 
 from onerec_jax.decoding.beam_search import BeamResult, beam_search, beam_search_cached
+from onerec_jax.decoding.sampling import sample_cached
 from onerec_jax.models.onerec import OneRec, decoder_inputs
 
 
@@ -66,11 +68,54 @@ def generate(
 
     return beam_search(logits_fn, **search)
 
-  def step_fn(prefix: jax.Array, cache):
-    # Only the newest decoder input is fed (BOS at level 0, else the last code with its level offset);
-    # the earlier positions are in the cache.
-    position = prefix.shape[1]
-    token = decoder_inputs(prefix, vocab)[:, -1:]
-    return model.decode_step(token, position, cache, cross_kv, segment_ids)
-
+  step_fn = _cached_step_fn(model, cross_kv, segment_ids)
   return beam_search_cached(step_fn, model.init_decode_cache(b * num_beams, levels), **search)
+
+
+def _cached_step_fn(model: OneRec, cross_kv, segment_ids):
+  """(prefix [b * w, s], cache) -> (next-code logits [b * w, v], cache): feeds only the newest decoder
+  input (BOS at level 0, else the last code with its level offset); earlier positions are in the cache."""
+  vocab = model.config.sid_vocab_size
+
+  def step_fn(prefix: jax.Array, cache):
+    token = decoder_inputs(prefix, vocab)[:, -1:]
+    return model.decode_step(token, prefix.shape[1], cache, cross_kv, segment_ids)
+
+  return step_fn
+
+
+def sample(
+  model: OneRec,
+  batch: dict,
+  *,
+  num_samples: int,
+  key: jax.Array,
+  trie_children: jax.Array,
+  trie_leaf_item: jax.Array,
+  temperature: float = 1.0,
+  constrained: bool = True,
+) -> BeamResult:
+  """Draws `num_samples` semantic IDs per request from the model, code by code (KV-cached decoder).
+
+  The encoder runs once per request, as in `generate`; the w samples of a request are independent draws
+  (they may repeat an item). Args as `generate`, plus the PRNG `key` and the sampling `temperature`
+  (onerec_jax.decoding.sampling.sample_cached).
+
+  Returns:
+    BeamResult [b, w, l], [b, w], [b, w], each request's samples sorted by log-probability.
+  """
+  encoded, segment_ids, _ = model.encode(batch)
+  cross_kv = model.cross_kv(encoded)
+  b, levels = encoded.shape[0], model.config.num_sid_levels
+  return sample_cached(
+    _cached_step_fn(model, cross_kv, segment_ids),
+    model.init_decode_cache(b * num_samples, levels),
+    key=key,
+    batch_size=b,
+    num_samples=num_samples,
+    num_levels=levels,
+    trie_children=trie_children,
+    trie_leaf_item=trie_leaf_item,
+    temperature=temperature,
+    constrained=constrained,
+  )

@@ -10,7 +10,11 @@ class RLConfig:
   """ECPO on top of a supervised OneRec run."""
 
   init_from: str = ""  # workdir of the supervised run: its config, tokenizer and latest checkpoint
-  group_size: int = 32  # G: items per user drawn by beam search from the policy at the start of the step
+  group_size: int = 32  # G: items per user drawn from the policy at the start of the step
+  # How the G rollouts are drawn: 'beam' (the G best IDs by beam search, the report's) | 'sample' (G
+  # independent ancestral samples at `temperature`; they may repeat an item).
+  rollouts: str = "beam"
+  temperature: float = 1.0  # of rollouts='sample'
   rl_share: float = 0.25  # share of each batch's rows that are RL users (the rest: supervised targets)
   rl_weight: float = 1.0  # weight of the ECPO term beside the supervised next-token loss
   updates_per_rollout: int = 2  # optimiser updates on each group of rollouts (pi_old is their policy)
@@ -27,7 +31,7 @@ class RLConfig:
   # random; the legal ones get advantage 1 in an extra ECPO term of weight format_weight (0 = off).
   format_samples: int = 0
   format_weight: float = 1.0
-  seed: int = 0  # of the format reward's draws (folded with the step)
+  seed: int = 0  # of the format reward's draws and the sampled rollouts (folded with the step)
 
   def validate(self) -> "RLConfig":
     if self.group_size < 2:
@@ -36,6 +40,10 @@ class RLConfig:
       raise ValueError(f"rl.rl_share must be in (0, 1], got {self.rl_share}")
     if self.updates_per_rollout < 1:
       raise ValueError(f"rl.updates_per_rollout must be >= 1, got {self.updates_per_rollout}")
+    if self.rollouts not in ("beam", "sample"):
+      raise ValueError(f"rl.rollouts must be 'beam' or 'sample', got {self.rollouts!r}")
+    if self.temperature <= 0:
+      raise ValueError(f"rl.temperature must be positive, got {self.temperature}")
     if self.reward not in ("oracle", "pscore"):
       raise ValueError(f"rl.reward must be 'oracle' or 'pscore', got {self.reward!r}")
     if not 0 <= self.format_samples <= self.group_size:

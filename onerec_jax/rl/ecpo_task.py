@@ -7,7 +7,8 @@ last `rl.rl_share` rows are RL users (the features before their validation item,
 
   1. pi_old = the parameters at the start of the step; for every RL user, G = rl.group_size items by
      trie-constrained beam search under pi_old (every rollout a real item), or by a free beam search
-     (`rl.constrained=False`: rollouts whose ID names no item are dropped from the advantages);
+     (`rl.constrained=False`: rollouts whose ID names no item are dropped from the advantages), or as G
+     ancestral samples (`rl.rollouts='sample'`, at `rl.temperature`; with or without the trie);
   2. rewards: the simulator's expected engagement of each item for the user (rl.reward='oracle', an
      upper bound) or the preference probability of a trained P-Score model (rl.reward='pscore'), then
      group-normalised advantages over the legal rollouts; with `rl.format_samples` = K > 0 the format
@@ -33,7 +34,7 @@ from flax import nnx
 
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.decoding.beam_search import NEG_INF
-from onerec_jax.decoding.generate import generate
+from onerec_jax.decoding.generate import generate, sample
 from onerec_jax.decoding.item_log_prob import item_log_prob
 from onerec_jax.losses.ecpo import ecpo_loss, format_reward, group_advantages
 from onerec_jax.train.onerec_task import OneRecTask, onerec_loss
@@ -149,14 +150,26 @@ class EcpoTask:
     def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
       old = nnx.merge(graphdef, state.params, state.rest)
       old.eval()
-      rollout = generate(
-        old,
-        batch["rl"],
-        num_beams=rl.group_size,
-        trie_children=children,
-        trie_leaf_item=leaf,
-        constrained=rl.constrained,
-      )
+      if rl.rollouts == "sample":
+        rollout = sample(
+          old,
+          batch["rl"],
+          num_samples=rl.group_size,
+          key=jax.random.fold_in(jax.random.fold_in(jax.random.key(rl.seed), state.step), 1),
+          trie_children=children,
+          trie_leaf_item=leaf,
+          temperature=rl.temperature,
+          constrained=rl.constrained,
+        )
+      else:
+        rollout = generate(
+          old,
+          batch["rl"],
+          num_beams=rl.group_size,
+          trie_children=children,
+          trie_leaf_item=leaf,
+          constrained=rl.constrained,
+        )
       items = rollout.items  # [b, g], -1 where the trie held fewer than g items or the ID names none
       live = rollout.scores > NEG_INF / 2
       real = items >= 0

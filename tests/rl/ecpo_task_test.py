@@ -23,9 +23,10 @@ def supervised(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_an_ecpo_step_uses_real_rollouts_and_moves_the_policy(supervised):
+@pytest.mark.parametrize("rollouts", ["beam", "sample"])
+def test_an_ecpo_step_uses_real_rollouts_and_moves_the_policy(supervised, rollouts):
   config = registry.get("ecpo_synthetic_tiny")
-  config.rl.init_from = supervised
+  config.rl.init_from, config.rl.rollouts = supervised, rollouts
   task = make_task(config, None)
   mesh = make_mesh()
   with mesh_context(mesh):
@@ -65,11 +66,14 @@ def test_pscore_reward_from_a_reward_run(supervised, tmp_path):
 
 
 @pytest.mark.slow
-def test_free_rollouts_with_the_format_reward(supervised):
-  """Rollouts without the trie: the legal rate is measured (not forced to 1), illegal IDs get no
-  preference advantage, the format reward's term is there and finite."""
+@pytest.mark.parametrize("rollouts", ["beam", "sample"])
+def test_free_rollouts_with_the_format_reward(supervised, rollouts):
+  """Rollouts without the trie (the G best of a free beam search, or G free samples): the legal rate is
+  measured (not forced to 1), illegal IDs get no preference advantage, the format reward's term is there
+  and finite."""
   config = registry.get("ecpo_synthetic_tiny")
   config.rl.init_from, config.rl.constrained, config.rl.format_samples = supervised, False, 4
+  config.rl.rollouts = rollouts
   task = make_task(config, None)
   mesh = make_mesh()
   with mesh_context(mesh):
@@ -81,4 +85,8 @@ def test_free_rollouts_with_the_format_reward(supervised):
   assert np.isfinite(metrics["rl/format_loss"]) and np.isfinite(metrics["loss"])
   with pytest.raises(ValueError, match="rl.format_samples"):
     config.rl.format_samples = 99
+    config.rl.validate()
+  config.rl.format_samples = 4
+  with pytest.raises(ValueError, match="rl.rollouts must be 'beam' or 'sample'"):
+    config.rl.rollouts = "greedy"
     config.rl.validate()
