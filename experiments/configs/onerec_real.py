@@ -188,7 +188,7 @@ def onerec_beauty_headline() -> Sweep:
       # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
       # The longer variant: valid Recall@10 was still rising at 4,000 steps; bfloat16 compute (1.4x the
-      # float32 step rate on this CPU) buys 10,000 steps in about the time of 7,000, evaluated every 2,000
+      # float32 step rate at the TIGER peer's size on this CPU, BENCHMARKS.md), evaluated every 2,000
       # steps with the reported step picked by valid Recall@10.
       "long_bf16": (
         "train.num_steps=10000",
