@@ -11,7 +11,9 @@ Runbook (2 CPU cores):
     steps): the simulator's true engagement of the top 10 5.682 -> 7.107 (+25%) with Recall@10 0.1787 ->
     0.1313; `--config.rl.rl_weight=0.3`: 6.545 (+15%) / 0.1663 (-7%); 0.1: 6.021 (+6%) / 0.1743 (-2.5%);
     `--config.rl.rl_weight=0.15 --config.train.num_steps=400`: 6.313 (+11.1%) / 0.1737 (-2.8%), the
-    trade-off issue 11 asks for (+10% engagement, at most -5% Recall@10).
+    trade-off issue 11 asks for (+10% engagement, at most -5% Recall@10). `--config.rl.rollouts=sample`
+    draws the G rollouts by ancestral sampling (+21.3% / -20.5% at weight 1); `--config.rl.reward=pscore`
+    (with `--config.rl.reward_from`): +18.6% / -44.8%; the whole study: the sweep below, BENCHMARKS.md.
 `ecpo_synthetic_tiny` runs on a `quickstart_tiny` run (the tests).
 """
 
