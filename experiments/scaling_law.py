@@ -7,7 +7,11 @@ bootstrap confidence intervals, and their plot. Callable from a notebook on any 
   scaling_law.plot(law, "law.png")
 
   python -m experiments.scaling_law --table=~/runs/sweep/sweep.json --x=params_non_embedding --y=loss \
-      --out=experiments/results/scaling.png [--compute]
+      --out=experiments/results/scaling.png [--compute] [--fit_runs=d8,d16,d32]
+
+--fit_runs fits only the named rows (the dense ones of a sweep with MoE rows); the other finished rows are
+drawn beside the law at --extra_x (default: their activated non-embedding parameters) and listed in the
+JSON as not fitted.
 
 With --compute, L(C) is fitted on the compute-optimal frontier: every run's held-out loss at each of its
 evaluations (eval_history.json) against the training FLOPs spent so far, and the points no cheaper point
@@ -119,8 +123,14 @@ def fit(
   return Law(e, a * scale**alpha, alpha, x, y, intervals, level, x_name, y_name)
 
 
-def fit_rows(rows: list[dict], x: str, y: str, **kwargs) -> Law:
-  """Fits the law to a sweep table's finished rows (experiments.sweep.collect / sweep.json)."""
+def fit_rows(rows: list[dict], x: str, y: str, runs=None, **kwargs) -> Law:
+  """Fits the law to a sweep table's finished rows (experiments.sweep.collect / sweep.json), or to those
+  of them named in `runs` (for example the dense rows of a sweep that also has MoE rows)."""
+  if runs:
+    unknown = set(runs) - {r.get("run") for r in rows}
+    if unknown:
+      raise ValueError(f"runs {sorted(unknown)} are not rows of the table (rows: {[r.get('run') for r in rows]})")
+    rows = [r for r in rows if r.get("run") in set(runs)]
   points = [(r[x], r[y]) for r in rows if r.get("status", "finished") == "finished" and x in r and y in r]
   if not points:
     raise ValueError(f"no finished row has both {x!r} and {y!r}")
@@ -128,9 +138,10 @@ def fit_rows(rows: list[dict], x: str, y: str, **kwargs) -> Law:
   return fit(xs, ys, x_name=x, y_name=y, **kwargs)
 
 
-def plot(law: Law, path: str, reference_alpha: float | None = 0.489) -> str:
+def plot(law: Law, path: str, reference_alpha: float | None = 0.489, extra=()) -> str:
   """Log-x plot of the points, the fitted law and (dashed) a law with the reference exponent through the
-  same E and the middle point; writes a PNG and returns its path."""
+  same E and the middle point; `extra` (label, x, y) points not in the fit (for example MoE runs at their
+  activated size) are drawn beside them. Writes a PNG and returns its path."""
   import matplotlib
 
   matplotlib.use("Agg")
@@ -138,7 +149,9 @@ def plot(law: Law, path: str, reference_alpha: float | None = 0.489) -> str:
 
   fig, ax = plt.subplots(figsize=(6, 4))
   grid = np.geomspace(law.x.min() / 1.5, law.x.max() * 1.5, 200)
-  ax.scatter(law.x, law.y, color="black", zorder=3, label="runs")
+  ax.scatter(law.x, law.y, color="black", zorder=3, label="runs (fitted)")
+  for label, px, py in extra:
+    ax.scatter([px], [py], marker="^", zorder=3, label=label)
   ci = law.intervals.get("alpha")
   label = f"fit: {law.E:.3g} + {law.A:.3g} / N^{law.alpha:.3f}" + (f" (alpha {ci[0]:.2f}..{ci[1]:.2f})" if ci else "")
   ax.plot(grid, law(grid), label=label)
@@ -224,12 +237,17 @@ def main(argv):
   del argv
   f = flags.FLAGS
   table = json.load(open(os.path.expanduser(f.table)))
-  law = fit_rows(table["rows"] if isinstance(table, dict) else table, f.x, f.y)
+  rows = table["rows"] if isinstance(table, dict) else table
+  law = fit_rows(rows, f.x, f.y, runs=f.fit_runs)
+  fitted = {r.get("run") for r in rows} if not f.fit_runs else set(f.fit_runs)
+  others = [r for r in rows if r.get("run") not in fitted and r.get("status") == "finished" and f.y in r]
+  extra = [(f"{r['run']} (at {f.extra_x})", r[f.extra_x], r[f.y]) for r in others if f.extra_x in r]
   out = f.out or "scaling.png"
-  plot(law, out)
-  summary = {"size": law.summary()}
+  plot(law, out, extra=extra)
+  summary = {"size": law.summary(), "not_fitted": [{"run": lab, "x": x, "y": y} for lab, x, y in extra]}
   if f.compute:  # the compute form from the runs' evaluation histories, beside the sweep table
-    curves = compute_curves(os.path.dirname(os.path.expanduser(f.table)), table["rows"])
+    fit_rows_for_compute = [r for r in rows if r.get("run") in fitted]
+    curves = compute_curves(os.path.dirname(os.path.expanduser(f.table)), fit_rows_for_compute)
     frontier = pareto_frontier(curves)
     compute_law = fit(frontier[0], frontier[1], x_name="C", y_name=f.y) if len(frontier[0]) >= 4 else None
     plot_compute(curves, compute_law, frontier, os.path.splitext(out)[0] + "_compute.png")
@@ -250,4 +268,6 @@ if __name__ == "__main__":
   flags.DEFINE_string("x", "params_non_embedding", "column of the size (or compute: train_flops)")
   flags.DEFINE_string("y", "loss", "column of the loss")
   flags.DEFINE_bool("compute", False, "also fit L(C) on the compute-optimal frontier of the runs' eval histories")
+  flags.DEFINE_list("fit_runs", [], "fit only these rows (default: every finished row); the others are drawn beside")
+  flags.DEFINE_string("extra_x", "params_activated_non_embedding", "x column of the rows drawn but not fitted")
   app.run(main)

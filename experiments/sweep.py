@@ -304,6 +304,8 @@ def main(argv):
   sweep = registry.get_sweep(_SWEEP.value)
   workdir = os.path.expanduser(common_flags.WORKDIR.value)
   if _COLLECT_ONLY.value:
+    if not os.path.isdir(workdir):
+      raise app.UsageError(f"--collect_only: {workdir} does not exist (no runs of sweep {sweep.name!r} to collect)")
     rows = collect(sweep, workdir, only=_ONLY.value)
   else:
     rows = run_sweep(

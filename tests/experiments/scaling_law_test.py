@@ -32,6 +32,14 @@ def test_rows_and_errors():
   assert law.alpha == pytest.approx(0.5, abs=1e-2) and law.summary()["points"] == 4
   with pytest.raises(ValueError, match="4 or more points"):
     scaling_law.fit([1, 2, 3], [1, 1, 1])
+  # Only the named rows are fitted: an off-law row (an MoE run at its total size) leaves the law as it is.
+  named = [dict(r, run=f"d{i}") for i, r in enumerate(rows)] + [
+    {"run": "moe", "status": "finished", "p": 50.0, "loss": 9.0}
+  ]
+  law = scaling_law.fit_rows(named, "p", "loss", runs=["d0", "d1", "d2", "d3"], bootstrap=20)
+  assert law.alpha == pytest.approx(0.5, abs=1e-2) and law.summary()["points"] == 4
+  with pytest.raises(ValueError, match="not rows of the table"):
+    scaling_law.fit_rows(named, "p", "loss", runs=["d0", "nope"])
 
 
 def test_compute_frontier_from_eval_histories(tmp_path):
