@@ -21,8 +21,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 from absl import app, flags, logging
@@ -164,6 +166,11 @@ def run_sweep(
     logging.warning("sweep %s: %s failed: %s", sweep.name, run, error)
 
   pending = list(todo)
+  # SIGTERM (a scheduler's or `kill`'s stop) would end this process without its `finally`, leaving the
+  # children training as orphans and their runs marked 'running': turn it into an exit that stops them.
+  previous = None
+  if threading.current_thread() is threading.main_thread():
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
   try:
     while pending or running:
       for run, (proc, *_rest) in list(running.items()):
@@ -190,7 +197,15 @@ def run_sweep(
       proc.terminate()
       proc.wait()
       finish(run, proc.returncode)
+    if previous is not None:
+      signal.signal(signal.SIGTERM, previous)
   return collect(sweep, workdir, only=names)
+
+
+def _exit_on_signal(signum, frame):
+  del frame
+  logging.warning("sweep: signal %d received: stopping the running runs (they resume on the next launch)", signum)
+  raise SystemExit(128 + signum)
 
 
 def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:

@@ -16,6 +16,10 @@ rundir, mode = sys.argv[1], sys.argv[2]
 launches = os.path.join(rundir, "launches")
 n = int(open(launches).read()) + 1 if os.path.exists(launches) else 1
 open(launches, "w").write(str(n))
+if mode == "sleep":  # a long run: says it started, then trains "forever"
+  open(os.path.join(rundir, "pid"), "w").write(str(os.getpid()))
+  import time
+  time.sleep(120)
 if mode == "always_fail" or (mode == "fail_once" and n == 1):
   print("Traceback: injected failure in launch", n)
   sys.exit(3)
@@ -123,3 +127,38 @@ def test_real_runs_train_and_a_beam_row_reevaluates(tmp_path):
   beam = json.load(open(os.path.join(workdir, "beam_30", "metrics.json")))
   assert beam["evaluated"]["overrides"][-1].endswith("eval.num_beams=30")
   assert not os.path.exists(os.path.join(workdir, "beam_30", "checkpoints"))  # evaluated, not trained
+
+
+def test_sigterm_stops_the_children_and_records_them(tmp_path):
+  """`kill SWEEP` (SIGTERM) stops the running child too (no orphan keeps training) and records the run
+  as failed with the signal's exit code, so the next launch resumes it."""
+  import signal
+  import subprocess
+  import time
+
+  script = tmp_path / "fake_train.py"
+  script.write_text(_FAKE_TRAIN)
+  workdir = tmp_path / "sweep"
+  driver = f"""
+import os, sys
+from experiments import registry, sweep as sweep_lib
+sweep_lib._command = lambda sweep, workdir, run, overrides, data_dir: [
+  sys.executable, {str(script)!r}, os.path.join(workdir, run), "sleep"]
+s = registry.Sweep(experiment="quickstart_tiny", name="t", metrics=("recall@10",), runs={{"long": ()}})
+sweep_lib.run_sweep(s, {str(workdir)!r}, poll_seconds=0.1)
+"""
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  proc = subprocess.Popen([sys.executable, "-c", driver], cwd=root)
+  pid_file = workdir / "long" / "pid"
+  deadline = time.time() + 60
+  while not pid_file.exists() and time.time() < deadline:
+    time.sleep(0.1)
+  assert pid_file.exists(), "the child never started"
+  time.sleep(0.3)  # the pid is written before the child's sleep starts
+  child = int(pid_file.read_text())
+  proc.send_signal(signal.SIGTERM)
+  assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+  with pytest.raises(ProcessLookupError):  # the child is gone (reaped by the sweep), not orphaned
+    os.kill(child, 0)
+  state = json.load(open(workdir / "long" / sweep_lib.RUN_FILE))
+  assert state["status"] == "failed" and state["attempts"][-1]["returncode"] == -signal.SIGTERM
