@@ -105,11 +105,14 @@ def run_sweep(
   extra_overrides=(),
   data_dir: str | None = None,
   poll_seconds: float = 2.0,
+  heartbeat_seconds: float = 60.0,
 ) -> list[dict]:
   """Launches the sweep's unfinished runs (N at a time), waits for them, returns `collect`'s rows.
 
   A finished run (its metrics.json written, the same overrides) is skipped; a run folder made with other
-  overrides is an error (use another workdir). Runs that evaluate another run wait for it.
+  overrides is an error (use another workdir). Runs that evaluate another run wait for it. Every
+  `heartbeat_seconds` the running attempts' wall time is written to their run files, so a runner killed
+  without warning (SIGKILL, a session's end) loses at most that much of the table's wall time.
   """
   sweep.validate()
   os.makedirs(workdir, exist_ok=True)
@@ -166,6 +169,7 @@ def run_sweep(
     logging.warning("sweep %s: %s failed: %s", sweep.name, run, error)
 
   pending = list(todo)
+  last_heartbeat = time.time()
   # SIGTERM (a scheduler's or `kill`'s stop) would end this process without its `finally`, leaving the
   # children training as orphans and their runs marked 'running': turn it into an exit that stops them.
   previous = None
@@ -191,6 +195,11 @@ def run_sweep(
             continue
         pending.remove(item)
         launch(run, overrides, state)
+      if running and time.time() - last_heartbeat >= heartbeat_seconds:
+        last_heartbeat = time.time()
+        for run, (_proc, state, start, _log) in running.items():
+          state["attempts"][-1]["seconds"] = last_heartbeat - start
+          _write(os.path.join(workdir, run, RUN_FILE), state)
       time.sleep(poll_seconds if running else 0)
   finally:  # interrupted: stop the children; their checkpoints let the next launch resume them
     for run, (proc, *_rest) in list(running.items()):

@@ -129,10 +129,8 @@ def test_real_runs_train_and_a_beam_row_reevaluates(tmp_path):
   assert not os.path.exists(os.path.join(workdir, "beam_30", "checkpoints"))  # evaluated, not trained
 
 
-def test_sigterm_stops_the_children_and_records_them(tmp_path):
-  """`kill SWEEP` (SIGTERM) stops the running child too (no orphan keeps training) and records the run
-  as failed with the signal's exit code, so the next launch resumes it."""
-  import signal
+def _start_driver(tmp_path, extra=""):
+  """A sweep of one long ("sleep") run in a subprocess; returns (driver process, workdir, child pid)."""
   import subprocess
   import time
 
@@ -145,7 +143,7 @@ from experiments import registry, sweep as sweep_lib
 sweep_lib._command = lambda sweep, workdir, run, overrides, data_dir: [
   sys.executable, {str(script)!r}, os.path.join(workdir, run), "sleep"]
 s = registry.Sweep(experiment="quickstart_tiny", name="t", metrics=("recall@10",), runs={{"long": ()}})
-sweep_lib.run_sweep(s, {str(workdir)!r}, poll_seconds=0.1)
+sweep_lib.run_sweep(s, {str(workdir)!r}, poll_seconds=0.1{extra})
 """
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   proc = subprocess.Popen([sys.executable, "-c", driver], cwd=root)
@@ -155,7 +153,30 @@ sweep_lib.run_sweep(s, {str(workdir)!r}, poll_seconds=0.1)
     time.sleep(0.1)
   assert pid_file.exists(), "the child never started"
   time.sleep(0.3)  # the pid is written before the child's sleep starts
-  child = int(pid_file.read_text())
+  return proc, workdir, int(pid_file.read_text())
+
+
+def test_a_killed_runner_keeps_the_wall_time_of_its_heartbeats(tmp_path):
+  """SIGKILL gives the runner no chance to record anything: the heartbeat already wrote the attempt's
+  wall time so far."""
+  import signal
+  import time
+
+  proc, workdir, child = _start_driver(tmp_path, extra=", heartbeat_seconds=0.2")
+  time.sleep(1.0)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait(timeout=30)
+  os.kill(child, signal.SIGKILL)  # SIGKILL leaves the child behind: stop it here
+  state = json.load(open(workdir / "long" / sweep_lib.RUN_FILE))
+  assert state["status"] == "running" and state["attempts"][-1]["seconds"] >= 0.5
+
+
+def test_sigterm_stops_the_children_and_records_them(tmp_path):
+  """`kill SWEEP` (SIGTERM) stops the running child too (no orphan keeps training) and records the run
+  as failed with the signal's exit code, so the next launch resumes it."""
+  import signal
+
+  proc, workdir, child = _start_driver(tmp_path)
   proc.send_signal(signal.SIGTERM)
   assert proc.wait(timeout=30) == 128 + signal.SIGTERM
   with pytest.raises(ProcessLookupError):  # the child is gone (reaped by the sweep), not orphaned
