@@ -246,8 +246,7 @@ def main(argv):
   plot(law, out, extra=extra)
   summary = {"size": law.summary(), "not_fitted": [{"run": lab, "x": x, "y": y} for lab, x, y in extra]}
   if f.compute:  # the compute form from the runs' evaluation histories, beside the sweep table
-    fit_rows_for_compute = [r for r in rows if r.get("run") in fitted]
-    curves = compute_curves(os.path.dirname(os.path.expanduser(f.table)), fit_rows_for_compute)
+    curves = compute_curves(os.path.dirname(os.path.expanduser(f.table)), [r for r in rows if r.get("run") in fitted])
     frontier = pareto_frontier(curves)
     compute_law = fit(frontier[0], frontier[1], x_name="C", y_name=f.y) if len(frontier[0]) >= 4 else None
     plot_compute(curves, compute_law, frontier, os.path.splitext(out)[0] + "_compute.png")

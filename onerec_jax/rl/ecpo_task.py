@@ -150,26 +150,14 @@ class EcpoTask:
     def train_step(state: TrainState, batch) -> tuple[TrainState, dict]:
       old = nnx.merge(graphdef, state.params, state.rest)
       old.eval()
+      trie = dict(trie_children=children, trie_leaf_item=leaf, constrained=rl.constrained)
       if rl.rollouts == "sample":
+        sample_key = jax.random.fold_in(jax.random.fold_in(jax.random.key(rl.seed), state.step), 1)
         rollout = sample(
-          old,
-          batch["rl"],
-          num_samples=rl.group_size,
-          key=jax.random.fold_in(jax.random.fold_in(jax.random.key(rl.seed), state.step), 1),
-          trie_children=children,
-          trie_leaf_item=leaf,
-          temperature=rl.temperature,
-          constrained=rl.constrained,
+          old, batch["rl"], num_samples=rl.group_size, key=sample_key, temperature=rl.temperature, **trie
         )
       else:
-        rollout = generate(
-          old,
-          batch["rl"],
-          num_beams=rl.group_size,
-          trie_children=children,
-          trie_leaf_item=leaf,
-          constrained=rl.constrained,
-        )
+        rollout = generate(old, batch["rl"], num_beams=rl.group_size, **trie)
       items = rollout.items  # [b, g], -1 where the trie held fewer than g items or the ID names none
       live = rollout.scores > NEG_INF / 2
       real = items >= 0

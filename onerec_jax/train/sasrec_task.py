@@ -36,14 +36,12 @@ def sasrec_loss(
   `key` gives the negatives (fold 0) and the dropout masks (fold 1).
   """
   b, t = batch.inputs.shape
+  model.train()
+  queries = model.encode(batch.inputs, nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
   if negatives_per == "all":
-    model.train()
-    queries = model.encode(batch.inputs, nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
     return full_softmax_loss(queries, model.item_vectors(jnp.arange(num_items)), batch.targets, batch.mask)
   shape = {"position": (b, t, num_negatives), "sequence": (b, num_negatives), "batch": (num_negatives,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), num_items, shape)
-  model.train()
-  queries = model.encode(batch.inputs, nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
   if negatives_per == "position":  # normalise the table once, then gather b x t x m rows of it
     negative_vectors = model.item_vectors(jnp.arange(num_items))[negatives]
   else:
