@@ -158,7 +158,7 @@ def onerec_beauty_ablations() -> Sweep:
 
 @register_sweep(
   "onerec_beauty_headline",
-  "onerec_beauty (no user-id token): seeds 1 and 2, the TIGER peer's size, no item ids, aligned IDs",
+  "onerec_beauty (no user-id token): seeds 1 and 2, the TIGER peer's size, no item ids, aligned IDs, hashed user ids, 10k steps",
 )
 def onerec_beauty_headline() -> Sweep:
   """The registered Beauty recipe's seeds (seed 0 is the registered run in BENCHMARKS.md) and the next
@@ -187,6 +187,9 @@ def onerec_beauty_headline() -> Sweep:
       "no_item_id": ("model.use_item_id_embedding=false",),
       # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
+      # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which
+      # memorised, and no user token).
+      "user_hash_2000": ("model.static_pathway=all", "model.user_id_buckets=2000"),
       # The longer variant: valid Recall@10 was still rising at 4,000 steps; bfloat16 compute (1.4x the
       # float32 step rate at the TIGER peer's size on this CPU, BENCHMARKS.md), evaluated every 2,000
       # steps with the reported step picked by valid Recall@10.

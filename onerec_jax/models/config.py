@@ -26,6 +26,9 @@ class ModelConfig:
   # The static pathway (one token): 'all' = user id + the dataset's static features, 'features' = the
   # static features without the user id, 'off' = a learned start token only (the pathway ablated).
   static_pathway: str = "all"
+  # Rows of the user-id table (static_pathway='all'): 0 = one row per user; n > 0 = user ids hashed (id mod
+  # n) into n shared rows, as TIGER (2,000), so a row cannot memorise one user's few targets.
+  user_id_buckets: int = 0
   # Encoder pathway lengths (tokens).
   short_len: int = 20  # short-term pathway: the last interactions
   positive_len: int = 32  # positive-feedback pathway: the last high-engagement interactions
@@ -92,6 +95,8 @@ class ModelConfig:
       raise ValueError(f"model.lifelong_compression must be 'last' or 'hkmeans', got {self.lifelong_compression!r}")
     if self.lifelong_len and self.lifelong_queries < 1:
       raise ValueError("model.lifelong_queries must be >= 1 when lifelong_len > 0")
+    if self.user_id_buckets < 0:
+      raise ValueError(f"model.user_id_buckets must be >= 0 (0 = one row per user), got {self.user_id_buckets}")
     if self.static_pathway not in ("all", "features", "off"):
       raise ValueError(f"model.static_pathway must be all|features|off, got {self.static_pathway!r}")
     if self.dtype not in ("float32", "bfloat16"):

@@ -145,7 +145,7 @@ def prepare(config: ExperimentConfig, workdir: str | None = None) -> RunData:
   model_config = dataclasses.replace(
     m,
     num_items=data.num_items,
-    num_users=max(data.num_users, 1),
+    num_users=m.user_id_buckets or max(data.num_users, 1),
     num_categories=data.num_categories,
     num_authors=data.num_authors,
     static_vocab_sizes=tuple(data.static_vocab_sizes),

@@ -1,5 +1,6 @@
 """The encoder-decoder: shapes, causality of the decoder, padding invariance of the encoder."""
 
+import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -162,3 +163,24 @@ def test_static_pathway_switch(pathway):
   changed = batch.replace(user_id=(batch.user_id + 1) % 20, static=(batch.static + 1) % np.array([3, 2], np.int32))
   moved = np.abs(np.asarray(model(changed)[0]) - np.asarray(logits)).max()
   assert (moved == 0) == (pathway == "off")  # off: the static inputs cannot reach the output
+
+
+def test_hashed_user_ids_share_rows(tmp_path):
+  """model.user_id_buckets=n: the run's user table has n rows and ids n apart get the same token."""
+  from experiments import registry
+  from onerec_jax.train.assembly import prepare
+
+  config = registry.get("quickstart_tiny")
+  config.model.user_id_buckets = 7
+  run = prepare(config, str(tmp_path))
+  assert run.model_config.num_users == 7 < run.data.num_users
+  with mesh_context(make_mesh()):
+    model = OneRec(dataclasses.replace(_config(), num_users=7), rngs=nnx.Rngs(0))
+  batch = _batch(np.random.default_rng(0), _config())
+  same = batch.replace(user_id=batch.user_id + 7)
+  other = batch.replace(user_id=(batch.user_id + 1) % 7)
+  logits = np.asarray(model(batch)[0])
+  np.testing.assert_array_equal(np.asarray(model(same)[0]), logits)
+  assert np.abs(np.asarray(model(other)[0]) - logits).max() > 0
+  with pytest.raises(ValueError, match="user_id_buckets"):
+    _config(user_id_buckets=-1).validate()
