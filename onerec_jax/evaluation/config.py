@@ -14,6 +14,9 @@ class EvalConfig:
   # History items removed from the ranking: 'none' (TIGER) | 'window' (the model's input window, as HSTU's
   # code) | 'all' (every earlier item). A generative model's beam must then be wide enough to fill K.
   exclude: str = "none"
+  # exclude='window': the window's length, the protocol's history (HSTU: 200) whatever the model reads
+  # (0 = the model's input window: model.short_len, sasrec.max_len).
+  exclude_window: int = 0
   num_beams: int = 20  # generative families: beam width (>= max(ks)); the top max(ks) distinct items ranked
   ks: tuple[int, ...] = (5, 10)  # cut-offs of Recall@K and NDCG@K
   max_users: int = 0  # evaluate the first N users only (0 = all)
@@ -35,6 +38,11 @@ class EvalConfig:
       raise ValueError(f"eval.protocol must be 'tiger' or 'hstu', got {self.protocol!r}")
     if self.exclude not in ("none", "window", "all"):
       raise ValueError(f"eval.exclude must be 'none', 'window' or 'all', got {self.exclude!r}")
+    if self.exclude_window < 0 or (self.exclude_window and self.exclude != "window"):
+      raise ValueError(
+        f"eval.exclude_window={self.exclude_window} needs eval.exclude='window' and must be >= 0"
+        f" (got exclude={self.exclude!r})"
+      )
     known = {f"{m}@{k}" for m in ("hr", "recall", "ndcg") for k in self.ks} | {f"mrr@{max(self.ks or (1,))}"}
     # Metrics named 'kind/target' (the reward model's auc/<objective>) are checked against the first evaluation.
     if self.select_metric and "/" not in self.select_metric and self.select_metric not in known:
