@@ -95,8 +95,11 @@ class ModelConfig:
       raise ValueError(f"model.lifelong_compression must be 'last' or 'hkmeans', got {self.lifelong_compression!r}")
     if self.lifelong_len and self.lifelong_queries < 1:
       raise ValueError("model.lifelong_queries must be >= 1 when lifelong_len > 0")
-    if self.user_id_buckets < 0:
-      raise ValueError(f"model.user_id_buckets must be >= 0 (0 = one row per user), got {self.user_id_buckets}")
+    if self.user_id_buckets < 0 or (self.user_id_buckets and self.static_pathway != "all"):
+      raise ValueError(
+        f"model.user_id_buckets={self.user_id_buckets} must be >= 0 (0 = one row per user) and needs "
+        f"model.static_pathway='all' (got {self.static_pathway!r}: no user-id token to hash)"
+      )
     if self.static_pathway not in ("all", "features", "off"):
       raise ValueError(f"model.static_pathway must be all|features|off, got {self.static_pathway!r}")
     if self.dtype not in ("float32", "bfloat16"):

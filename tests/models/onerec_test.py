@@ -184,3 +184,5 @@ def test_hashed_user_ids_share_rows(tmp_path):
   assert np.abs(np.asarray(model(other)[0]) - logits).max() > 0
   with pytest.raises(ValueError, match="user_id_buckets"):
     _config(user_id_buckets=-1).validate()
+  with pytest.raises(ValueError, match="no user-id token"):
+    _config(user_id_buckets=100, static_pathway="off").validate()
