@@ -220,10 +220,12 @@ def _exit_on_signal(signum, frame):
 def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
   """One row per run: overrides, status, error, parameters, FLOPs, examples, wall time, metrics.
 
-  Writes WORKDIR/sweep.json and WORKDIR/sweep.csv. A run that has not run yet has status 'pending'.
+  Writes WORKDIR/sweep.json and WORKDIR/sweep.csv over every run of the sweep (a launch with --only never
+  drops the other runs' rows from the table); returns the rows of `only` (default: all). A run that has
+  not run yet has status 'pending'.
   """
   rows = []
-  for run in list(only) or list(sweep.runs):
+  for run in sweep.runs:
     state = run_state(workdir, run) or {}
     row = {
       "run": run,
@@ -269,7 +271,7 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
     writer = csv.DictWriter(f, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-  return rows
+  return [row for row in rows if row["run"] in only] if only else rows
 
 
 def _metric(results: dict, values: dict, name: str) -> float:

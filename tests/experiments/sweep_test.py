@@ -85,7 +85,11 @@ def test_failure_is_recorded_and_the_sweep_goes_on_then_resumes_and_skips(fake_t
 
 def test_run_folder_with_other_overrides_is_an_error(fake_train, tmp_path):
   workdir = str(tmp_path / "sweep")
-  sweep_lib.run_sweep(_sweep(), workdir, only=["ok"], poll_seconds=0.05)
+  rows = sweep_lib.run_sweep(_sweep(), workdir, only=["ok"], poll_seconds=0.05)
+  assert [r["run"] for r in rows] == ["ok"]
+  # The table keeps every run of the sweep: a launch with --only does not drop the others' rows.
+  table = {r["run"]: r["status"] for r in json.load(open(os.path.join(workdir, "sweep.json")))["rows"]}
+  assert table == {"ok": "finished", "flaky": "pending", "broken": "pending"}
   changed = _sweep()
   changed.runs["ok"] = ("train.seed=7",)
   with pytest.raises(ValueError, match="was run with overrides"):
