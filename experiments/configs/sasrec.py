@@ -25,6 +25,13 @@ from onerec_jax.train.config import TrainConfig
 
 @register("sasrec_ml1m", "SASRec on ML-1M, HSTU protocol (HR/NDCG@10/50/200, history excluded), sampled softmax")
 def sasrec_ml1m() -> ExperimentConfig:
+  """2 blocks d 50, cosine logits / 0.05, 128 negatives per sequence, windows of 200, 6,000 steps (89
+  epochs), the best valid NDCG@10 checkpoint tested. Measured 2026-11-28 (commit b93e379, the older
+  `experiments.train_sasrec` trainer with the same model, data and metric code; 2 h 02 min): test HR@10
+  0.2272, NDCG@10 0.1258, HR@50 0.4773, HR@200 0.7015 (published 0.2853 / 0.1603: 80%).
+
+  python -m experiments.train --experiment=sasrec_ml1m --workdir=/tmp/sasrec_ml1m --data_dir=../shared/data
+  """
   return ExperimentConfig(
     family="sasrec",
     data=DataConfig(dataset="ml1m", min_history=1),
@@ -57,6 +64,12 @@ def sasrec_ml1m() -> ExperimentConfig:
 
 @register("sasrec_beauty", "SASRec on Amazon Beauty, TIGER protocol (Recall/NDCG@5/10, sliding windows of 20)")
 def sasrec_beauty() -> ExperimentConfig:
+  """2 blocks d 64, cosine logits / 0.05, 128 negatives per sequence, one window per target, 12,000 steps.
+  Measured 2026-11-28 (commit 1e5d4b3, the older trainer, same model, data and metric code; 34 min): test
+  Recall@10 0.0662, NDCG@10 0.0298, Recall@5 0.0415 (TIGER's SASRec: 0.0605 / 0.0318 / 0.0387).
+
+  python -m experiments.train --experiment=sasrec_beauty --workdir=/tmp/sasrec_beauty --data_dir=../shared/data
+  """
   return ExperimentConfig(
     family="sasrec",
     data=DataConfig(dataset="amazon_beauty", min_history=1),
