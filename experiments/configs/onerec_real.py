@@ -210,7 +210,9 @@ def onerec_beauty_headline() -> Sweep:
   """The registered Beauty recipe's seeds (seed 0 is the registered run in BENCHMARKS.md) and the next
   attempts at the TIGER gap, each at the registered 4,000 steps: TIGER's size (4+4 layers, 6 heads of 64,
   feed-forward 1024; bfloat16 compute, where this CPU trains it 1.4x faster), and the semantic IDs alone as
-  the encoder's item input.
+  the encoder's item input; TIGER's hashed user token; the report's one-target design at equal wall time;
+  10,000 steps in bfloat16. Progress is in BENCHMARKS.md (2026-12-02: seed_1 and report_design_10k
+  running; the rest not started); the mean and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
       --data_dir=../shared/data
