@@ -9,7 +9,7 @@ skips finished runs and resumes unfinished ones from their last checkpoint (the 
 failed runs are tried again. `--config.*` flags are added to every run's overrides. Runs named in
 `Sweep.evaluate_from` re-evaluate another run's final checkpoint with their own eval overrides.
 
-Writes WORKDIR/sweep.json and WORKDIR/sweep.csv: per run its overrides, status (and error), parameters
+Writes WORKDIR/sweep.json and WORKDIR/sweep.csv: per run its overrides, status (pending, running, finished, failed, or interrupted: a runner killed without a word) and error, parameters
 (total, embedding, non-embedding, activated), steps, examples seen, model FLOPs per step (analytic
 matmuls; XLA's count beside it) and in all, wall
 time and the sweep's metrics (on eval.split, at the step picked on valid when the run selects one).
@@ -39,6 +39,9 @@ _COLLECT_ONLY = flags.DEFINE_bool("collect_only", False, "launch nothing; collec
 _OVERRIDES: list[str] = []
 
 RUN_FILE = "sweep_run.json"  # per run: overrides, status, error, attempts (wall seconds)
+# A 'running' run whose runner has not written its heartbeat for this long was killed with it (SIGKILL,
+# a session's end): the table calls it 'interrupted' (the next launch resumes it).
+STALE_SECONDS = 600.0
 METRICS_FILE = "metrics.json"  # written by the engine when a run has finished
 
 
@@ -150,7 +153,7 @@ def run_sweep(
     os.makedirs(rundir, exist_ok=True)
     state = state or {"run": run, "experiment": sweep.experiment, "overrides": list(overrides), "attempts": []}
     state.update(status="running", error="")
-    state["attempts"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": 0.0})
+    state["attempts"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": 0.0, "alive_at": time.time()})
     _write(os.path.join(rundir, RUN_FILE), state)
     log = open(os.path.join(rundir, "log.txt"), "a")
     command = _command(sweep, workdir, run, overrides, data_dir)
@@ -198,7 +201,7 @@ def run_sweep(
       if running and time.time() - last_heartbeat >= heartbeat_seconds:
         last_heartbeat = time.time()
         for run, (_proc, state, start, _log) in running.items():
-          state["attempts"][-1]["seconds"] = last_heartbeat - start
+          state["attempts"][-1].update(seconds=last_heartbeat - start, alive_at=last_heartbeat)
           _write(os.path.join(workdir, run, RUN_FILE), state)
       time.sleep(poll_seconds if running else 0)
   finally:  # interrupted: stop the children; their checkpoints let the next launch resume them
@@ -230,7 +233,7 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
     row = {
       "run": run,
       "overrides": " ".join(sweep.overrides(run)),
-      "status": state.get("status", "pending"),
+      "status": _status(state),
       "error": state.get("error", ""),
       "wall_seconds": sum(a.get("seconds", 0.0) for a in state.get("attempts", [])),
     }
@@ -272,6 +275,18 @@ def collect(sweep: registry.Sweep, workdir: str, only=()) -> list[dict]:
     writer.writeheader()
     writer.writerows(rows)
   return [row for row in rows if row["run"] in only] if only else rows
+
+
+def _status(state: dict) -> str:
+  """The run's status for the table: 'pending' before any launch; 'interrupted' for a 'running' run whose
+  runner's heartbeat stopped more than STALE_SECONDS ago (or, from runners older than the heartbeat
+  stamp, never came); else the recorded status."""
+  status = state.get("status", "pending")
+  if status == "running":
+    attempts = state.get("attempts") or [{}]
+    if time.time() - attempts[-1].get("alive_at", 0.0) > STALE_SECONDS:
+      return "interrupted"
+  return status
 
 
 def _metric(results: dict, values: dict, name: str) -> float:

@@ -173,6 +173,12 @@ def test_a_killed_runner_keeps_the_wall_time_of_its_heartbeats(tmp_path):
   os.kill(child, signal.SIGKILL)  # SIGKILL leaves the child behind: stop it here
   state = json.load(open(workdir / "long" / sweep_lib.RUN_FILE))
   assert state["status"] == "running" and state["attempts"][-1]["seconds"] >= 0.5
+  # The table tells the killed run from a live one by the heartbeat's age.
+  assert sweep_lib._status(state) == "running"  # the last heartbeat is recent
+  state["attempts"][-1]["alive_at"] -= sweep_lib.STALE_SECONDS + 1
+  assert sweep_lib._status(state) == "interrupted"
+  assert sweep_lib._status({"status": "running", "attempts": [{"seconds": 5.0}]}) == "interrupted"  # no stamp
+  assert sweep_lib._status({}) == "pending"
 
 
 def test_sigterm_stops_the_children_and_records_them(tmp_path):
