@@ -9,10 +9,10 @@ skips finished runs and resumes unfinished ones from their last checkpoint (the 
 failed runs are tried again. `--config.*` flags are added to every run's overrides. Runs named in
 `Sweep.evaluate_from` re-evaluate another run's final checkpoint with their own eval overrides.
 
-Writes WORKDIR/sweep.json and WORKDIR/sweep.csv: per run its overrides, status (pending, running, finished, failed, or interrupted: a runner killed without a word) and error, parameters
-(total, embedding, non-embedding, activated), steps, examples seen, model FLOPs per step (analytic
-matmuls; XLA's count beside it) and in all, wall
-time and the sweep's metrics (on eval.split, at the step picked on valid when the run selects one).
+Writes WORKDIR/sweep.json and WORKDIR/sweep.csv: per run its overrides, status (pending, running,
+finished, failed, or interrupted: its runner was killed without a word) and error, parameters (total,
+embedding, non-embedding, activated), steps, examples seen, model FLOPs per step (analytic matmuls; XLA's
+count beside it) and in all, wall time and the sweep's metrics (on eval.split, at the step picked on valid when the run selects one).
 `run_sweep` and `collect` are importable from a notebook.
 """
 
