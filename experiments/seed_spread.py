@@ -54,17 +54,15 @@ def seed_spread(runs: Sequence[str], metrics: Sequence[str] = ()) -> dict:
     raise ValueError("--runs is empty: give the workdirs (or metrics JSON files) of the seeds")
   loaded = [read_metrics(run) for run in runs]
   names = list(metrics) or sorted(loaded[0]["model"])
+  for run, run_metrics in zip(runs, loaded):
+    missing = [name for name in names if name not in run_metrics["model"]]
+    if missing:
+      raise ValueError(f"{run}: its metrics have no {missing} (has {sorted(run_metrics['model'])})")
   summary = {"runs": list(runs), "model": {}, "popularity": {}}
   for block in ("model", "popularity"):
     for name in names:
-      values = []
-      for run, run_metrics in zip(runs, loaded):
-        if name not in run_metrics.get(block, {}):
-          if block == "popularity":
-            break
-          raise ValueError(f"{run}: its metrics have no '{name}' (has {sorted(run_metrics['model'])})")
-        values.append(run_metrics[block][name])
-      else:
+      values = [m.get(block, {}).get(name) for m in loaded]
+      if None not in values:  # a baseline some files lack is left out, not summarised over fewer runs
         summary[block][name] = spread(values)
   return summary
 

@@ -12,7 +12,8 @@ failed runs are tried again. `--config.*` flags are added to every run's overrid
 Writes WORKDIR/sweep.json and WORKDIR/sweep.csv: per run its overrides, status (pending, running,
 finished, failed, or interrupted: its runner was killed without a word) and error, parameters (total,
 embedding, non-embedding, activated), steps, examples seen, model FLOPs per step (analytic matmuls; XLA's
-count beside it) and in all, wall time and the sweep's metrics (on eval.split, at the step picked on valid when the run selects one).
+count beside it) and in all, wall time and the sweep's metrics (on eval.split, at the step picked on
+valid when the run selects one).
 `run_sweep` and `collect` are importable from a notebook.
 """
 

@@ -41,11 +41,6 @@ class ExperimentConfig:
     self.eval.validate()
     if self.family == "sasrec":
       self.sasrec.validate()
-      if self.eval.exclude_window not in (0, self.sasrec.max_len):
-        raise ValueError(
-          f"eval.exclude_window={self.eval.exclude_window}: SASRec excludes its input window, "
-          f"sasrec.max_len={self.sasrec.max_len} (leave exclude_window 0 or set it to max_len)"
-        )
       return self
     if self.family == "reward":
       self.reward.validate()

@@ -211,8 +211,9 @@ def onerec_beauty_headline() -> Sweep:
   attempts at the TIGER gap, each at the registered 4,000 steps: TIGER's size (4+4 layers, 6 heads of 64,
   feed-forward 1024; bfloat16 compute, where this CPU trains it 1.4x faster), and the semantic IDs alone as
   the encoder's item input; TIGER's hashed user token; the report's one-target design at equal wall time;
-  10,000 steps in bfloat16. Measured 2026-12-02: report_design_10k test Recall@10 0.0529 / NDCG@10
-  0.0283 (the registered run: 0.0554 / 0.0299); seed_1 in BENCHMARKS.md; the rest not started; the mean and spread over seeds: experiments.seed_spread.
+  10,000 steps in bfloat16. Measured 2026-12-02 (test Recall@10 / NDCG@10; the registered run, seed 0:
+  0.0554 / 0.0299): seed_1 0.0600 / 0.0327, report_design_10k 0.0529 / 0.0283; the rest not started.
+  The mean and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
       --data_dir=../shared/data

@@ -15,7 +15,7 @@ class EvalConfig:
   # code) | 'all' (every earlier item). A generative model's beam must then be wide enough to fill K.
   exclude: str = "none"
   # exclude='window': the window's length, the protocol's history (HSTU: 200) whatever the model reads
-  # (0 = the model's input window: model.short_len, sasrec.max_len).
+  # (0 = the model's input window: model.short_len, sasrec.max_len); input.windows.excluded_items.
   exclude_window: int = 0
   num_beams: int = 20  # generative families: beam width (>= max(ks)); the top max(ks) distinct items ranked
   ks: tuple[int, ...] = (5, 10)  # cut-offs of Recall@K and NDCG@K

@@ -121,17 +121,6 @@ def free_legal_rate(
   return float((items[live] >= 0).mean()) if live.any() else 1.0
 
 
-def excluded_items(data, rows: np.ndarray, pos: np.ndarray, config: EvalConfig, input_window: int):
-  """The items each user's ranking drops under `config.exclude`: None ('none'), every item before the target
-  ('all', [b, n]) or the last `config.exclude_window` items before it ('window', [b, w]; w = the model's
-  `input_window` when exclude_window is 0), -1 padded."""
-  if config.exclude == "all":
-    return windows.history_before(data, rows, pos)
-  if config.exclude == "window":
-    return windows.history_windows(data, rows, pos, config.exclude_window or input_window)
-  return None
-
-
 def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   """Metrics of the model and of the baselines on the configured leave-one-out split.
 
@@ -150,7 +139,8 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   beam_items, beam_scores = recommend_batches(run, graphdef, state, rows, pos, num_beams, config.batch_size)
   live = beam_scores > NEG_INF / 2
   legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 1.0  # asserted 1.0 per batch
-  exclude = excluded_items(run.data, rows, pos, config, run.model_config.short_len)
+  window = config.exclude_window or run.model_config.short_len
+  exclude = windows.excluded_items(run.data, rows, pos, config.exclude, window)
   ranked = dedupe_ranked(beam_items, k, exclude)
   beam_order = None
   if config.select_by:  # show the top K of the candidates by the reward model instead of beam order

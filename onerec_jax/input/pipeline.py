@@ -97,12 +97,21 @@ def train_iterator(dataset: grain.MapDataset, start_step: int = 0, prefetch: int
   return it
 
 
-def eval_batches(data: SequenceDataset, split: str, max_len: int, batch_size: int, max_users: int = 0):
+def eval_batches(
+  data: SequenceDataset,
+  split: str,
+  max_len: int,
+  batch_size: int,
+  max_users: int = 0,
+  exclude: str = "none",
+  exclude_window: int = 0,
+):
   """Yields evaluation batches over users in order (the last one padded by repeating its last user).
 
   Yields:
-    ({'inputs' [b, t] int32 history window, 'targets' [b] int32, 'history' [b, n] int32 every item
-      before the target (-1 padded)}, number of real users in the batch).
+    ({'inputs' [b, t] int32 history window, 'targets' [b] int32, 'exclude' the items the ranking drops
+      (windows.excluded_items under `exclude`, the window `exclude_window` or else `max_len`; None for
+      'none')}, number of real users in the batch).
   """
   examples = leave_one_out(data, split)
   rows, pos = examples.user_rows, examples.target_pos
@@ -117,7 +126,7 @@ def eval_batches(data: SequenceDataset, split: str, max_len: int, batch_size: in
       {
         "inputs": windows.history_windows(data, r, p, max_len),
         "targets": data.items[r, p].astype(np.int32),
-        "history": windows.history_before(data, r, p),
+        "exclude": windows.excluded_items(data, r, p, exclude, exclude_window or max_len),
       },
       n,
     )

@@ -66,6 +66,21 @@ def history_windows(data: SequenceDataset, rows: np.ndarray, target_pos: np.ndar
   return np.where(pos >= 0, data.items[rows[:, None], np.maximum(pos, 0)], -1).astype(np.int32)
 
 
+def excluded_items(
+  data: SequenceDataset, rows: np.ndarray, target_pos: np.ndarray, exclude: str, window: int
+) -> np.ndarray | None:
+  """The items a protocol drops from each user's ranking (the same rule for every model family):
+  None for 'none', every item before the target for 'all' ([b, n]), the `window` items before it for
+  'window' ([b, window], HSTU: its 200-item history whatever window the model reads); -1 padded."""
+  if exclude == "all":
+    return history_before(data, rows, target_pos)
+  if exclude == "window":
+    return history_windows(data, rows, target_pos, window)
+  if exclude != "none":
+    raise ValueError(f"exclude must be 'none', 'window' or 'all', got {exclude!r}")
+  return None
+
+
 def history_before(data: SequenceDataset, rows: np.ndarray, target_pos: np.ndarray) -> np.ndarray:
   """[b, n] int32 every item before each target position (left-aligned, -1 padded): for exclusion."""
   rows = np.asarray(rows, np.int64)

@@ -107,10 +107,12 @@ class SasrecTask:
       self._score_fn = make_score_fn(graphdef, replicated(state.params))
     popularity = self.data.item_popularity(upto=self.data.lengths - 2)
     ranks, popular_ranks = [], []
-    for batch, n in pipeline.eval_batches(self.data, split, self.model_config.max_len, e.batch_size, e.max_users):
+    batches = pipeline.eval_batches(
+      self.data, split, self.model_config.max_len, e.batch_size, e.max_users, e.exclude, e.exclude_window
+    )
+    for batch, n in batches:
       scores = np.asarray(self._score_fn(state.params, state.rest, jnp.asarray(batch["inputs"])))[:n]
-      exclude = {"none": None, "window": batch["inputs"], "all": batch["history"]}[e.exclude]
-      exclude = None if exclude is None else exclude[:n]
+      exclude = None if batch["exclude"] is None else batch["exclude"][:n]
       ranks.append(target_ranks(scores, batch["targets"][:n], exclude))
       popular_ranks.append(target_ranks(np.tile(popularity, (n, 1)), batch["targets"][:n], exclude))
     ranks = np.concatenate(ranks)

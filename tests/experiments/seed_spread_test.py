@@ -44,7 +44,7 @@ def test_errors_name_the_run(tmp_path):
   with pytest.raises(FileNotFoundError, match="unfinished"):
     seed_spread.seed_spread([str(tmp_path / "unfinished")])
   run = _write(tmp_path / "s0", 0.05, 0.03)
-  with pytest.raises(ValueError, match="s0.*no 'hr@200'"):
+  with pytest.raises(ValueError, match="s0.*no \\['hr@200'\\]"):
     seed_spread.seed_spread([run], ["hr@200"])
   with pytest.raises(ValueError, match="empty"):
     seed_spread.seed_spread([])

@@ -107,9 +107,12 @@ def test_processes_split_each_global_batch():
 
 def test_eval_batches_pad_the_last_batch():
   data = toy((9, 8, 7))
-  batches = list(pipeline.eval_batches(data, "test", max_len=4, batch_size=2))
+  batches = list(pipeline.eval_batches(data, "test", max_len=4, batch_size=2, exclude="all"))
   assert [n for _, n in batches] == [2, 1]
   last, _ = batches[1]
   np.testing.assert_array_equal(last["targets"], [26, 26])  # user 2's last item, repeated as padding
   np.testing.assert_array_equal(last["inputs"][0], [22, 23, 24, 25])
-  np.testing.assert_array_equal(batches[0][0]["history"][1, :8], [10, 11, 12, 13, 14, 15, 16, -1])
+  np.testing.assert_array_equal(batches[0][0]["exclude"][1, :8], [10, 11, 12, 13, 14, 15, 16, -1])
+  window = next(pipeline.eval_batches(data, "test", max_len=4, batch_size=2, exclude="window", exclude_window=6))
+  np.testing.assert_array_equal(window[0]["exclude"][0], [2, 3, 4, 5, 6, 7])  # the protocol's 6, not max_len 4
+  assert next(pipeline.eval_batches(data, "test", max_len=4, batch_size=2))[0]["exclude"] is None
