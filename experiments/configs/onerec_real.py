@@ -264,14 +264,16 @@ def onerec_beauty_headline() -> Sweep:
 
 @register_sweep(
   "onerec_ml1m_ablations",
-  "onerec_ml1m ablations at 1,500 steps: lifelong pathway (last-N vs hierarchical k-means), static pathway",
+  "onerec_ml1m ablations at 1,500 steps: lifelong pathway (last-N vs hierarchical k-means), static pathway, ID source",
 )
 def onerec_ml1m_ablations() -> Sweep:
   """ML-1M rows: the lifelong pathway beside a 50-item short window (last 64 interactions vs 64
-  hierarchical k-means representatives of the whole history, as the report), and the static pathway off.
+  hierarchical k-means representatives of the whole history, as the report), the static pathway off, and
+  semantic IDs from collaborative or aligned vectors instead of the item text.
   Measured 2026-12-02 (test, HSTU's 200-item window excluded, re-evaluated with
   --config.eval.exclude_window=200): short50_lifelong_last64 HR@10 0.1548 / NDCG@10 0.0812,
-  short50_lifelong_hkmeans64 0.1561 / 0.0806 (equal); base, static_off and short50 have not run.
+  short50_lifelong_hkmeans64 0.1561 / 0.0806 (equal); base, static_off, short50, ids_collaborative and
+  ids_aligned have not run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
       --data_dir=../shared/data
@@ -287,6 +289,10 @@ def onerec_ml1m_ablations() -> Sweep:
       "short50": short,
       "short50_lifelong_last64": lifelong + ("model.lifelong_compression=last",),
       "short50_lifelong_hkmeans64": lifelong + ("model.lifelong_compression=hkmeans",),
+      # The semantic IDs' source: ML-1M has ~270 interactions per item (Beauty ~16), so collaborative
+      # vectors (and content aligned to them) may carry more than the movie titles and genres.
+      "ids_collaborative": ("tokenizer.item_vectors=collaborative",),
+      "ids_aligned": ("tokenizer.item_vectors=aligned",),
     },
     metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"),
   )
