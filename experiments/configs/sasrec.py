@@ -8,7 +8,7 @@ Runbook (2 CPU cores; measured figures in experiments/results/sasrec.md and BENC
   python -m experiments.train --experiment=sasrec_beauty --workdir=/tmp/sasrec_beauty --data_dir=../shared/data
     TIGER protocol: Amazon Beauty leave-one-out, history <= 20, sliding-window training (one window per
     target), full-catalogue ranking, history not excluded; SASRec as reported by TIGER: Recall@10 0.0605,
-    NDCG@10 0.0318. Measured (older trainer, same recipe): test Recall@10 0.0662, NDCG@10 0.0298.
+    NDCG@10 0.0318. Measured through this engine: test Recall@10 0.0658, NDCG@10 0.0297.
 `sasrec_tiny` is the seconds-long sibling on the built-in simulator that the tests run.
 """
 
@@ -65,8 +65,9 @@ def sasrec_ml1m() -> ExperimentConfig:
 @register("sasrec_beauty", "SASRec on Amazon Beauty, TIGER protocol (Recall/NDCG@5/10, sliding windows of 20)")
 def sasrec_beauty() -> ExperimentConfig:
   """2 blocks d 64, cosine logits / 0.05, 128 negatives per sequence, one window per target, 12,000 steps.
-  Measured 2026-11-28 (commit 1e5d4b3, the older trainer, same model, data and metric code; 34 min): test
-  Recall@10 0.0662, NDCG@10 0.0298, Recall@5 0.0415 (TIGER's SASRec: 0.0605 / 0.0318 / 0.0387).
+  Measured through the one engine 2026-12-02 (commits 2dd4cb9 / 59ce6fa, resumed exactly at step 4,000; 57
+  min on 2 shared cores): test Recall@10 0.0658, NDCG@10 0.0297, Recall@5 0.0414 (TIGER's SASRec: 0.0605 /
+  0.0318 / 0.0387); the older trainer gave 0.0662 / 0.0298 / 0.0415 (2026-11-28, commit 1e5d4b3).
 
   python -m experiments.train --experiment=sasrec_beauty --workdir=/tmp/sasrec_beauty --data_dir=../shared/data
   """
