@@ -5,7 +5,8 @@ r"""Our runs against the published numbers of one dataset: a bar chart (PNG) and
       --metrics=recall@10,ndcg@10 --out=experiments/results/quality_beauty.png
 
 Each `--rows` entry is NAME=PATH: a run's workdir or metrics JSON (what `experiments.train` writes), or a
-seed-spread JSON (`experiments.seed_spread`), drawn as its mean with the min-max range as the error bar.
+seed-spread JSON (`experiments.seed_spread`), drawn as its mean with the min-max range as the error bar;
+`PATH#popularity` is the most-popular baseline the run evaluated beside the model.
 The published models of the dataset (experiments.published) are vertical lines, the minimum target
 solid. The table gives each row's value and its fraction of the minimum target.
 """
@@ -20,16 +21,22 @@ from experiments.seed_spread import read_metrics
 
 def read_row(path: str) -> dict[str, tuple[float, float, float]]:
   """{metric: (value, low, high)} of a metrics JSON or workdir (low = high = value) or a seed-spread JSON
-  (mean, min, max)."""
+  (mean, min, max). `PATH#popularity` reads the most-popular baseline evaluated beside the model."""
   import json
 
+  path, _, block = path.partition("#")
+  block = block or "model"
+  if block not in ("model", "popularity"):
+    raise ValueError(f"{path}#{block}: the block after '#' must be 'popularity' (or nothing, the model)")
   if os.path.isfile(path):
     with open(path) as f:
       data = json.load(f)
-    model = data.get("model", {})
-    if model and all(isinstance(v, dict) and "mean" in v for v in model.values()):
-      return {name: (s["mean"], s["min"], s["max"]) for name, s in model.items()}
-  metrics = read_metrics(path)["model"]
+    values = data.get(block, {})
+    if values and all(isinstance(v, dict) and "mean" in v for v in values.values()):
+      return {name: (s["mean"], s["min"], s["max"]) for name, s in values.items()}
+  metrics = read_metrics(path).get(block)
+  if not metrics:
+    raise ValueError(f"{path}: no {block!r} block")
   return {name: (float(v), float(v), float(v)) for name, v in metrics.items()}
 
 

@@ -9,7 +9,8 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     No user-id token (static pathway off: the per-user table is what the model memorised), 4,000 steps.
     Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-02 (2 cores, 4,000 steps = 19.1
     epochs of windows, 115 min wall shared with other work, commit a55be40): test Recall@10 0.0554, NDCG@10
-    0.0299, Recall@5 0.0357, NDCG@5 0.0236 (most-popular 0.0114); short of TIGER (85% / 78%). At 2,000
+    0.0299, Recall@5 0.0357, NDCG@5 0.0236 (most-popular 0.0114); over seeds 0-2 0.0579 ± 0.0023 / 0.0312 ±
+    0.0014, short of TIGER (89% / 81%). At 2,000
     steps 0.0527 / 0.0265; with the user-id token (onerec_beauty_user_token, 2,000 steps) 0.0445 / 0.0217,
     and longer schedules gave no more with it (BENCHMARKS.md).
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
@@ -65,8 +66,10 @@ def onerec_beauty() -> ExperimentConfig:
   features, and a per-user table of 22,363 rows, each trained on ~5 targets, is what the model memorised),
   4,000 steps (19.1 epochs of windows). Measured 2026-12-02 (commit a55be40, 115 min wall on 2 cores shared
   with other work, ~22 min of it paused, evaluated every 1,000 steps):
-  test Recall@10 0.0554, NDCG@10 0.0299, Recall@5 0.0357, NDCG@5 0.0236 (TIGER: 0.0648 / 0.0384); at
-  2,000 steps (the `static_off` row of onerec_beauty_ablations) 0.0527 / 0.0265.
+  test Recall@10 0.0554, NDCG@10 0.0299, Recall@5 0.0357, NDCG@5 0.0236 (TIGER: 0.0648 / 0.0384); seeds 1
+  and 2 (onerec_beauty_headline) 0.0600 / 0.0327 and 0.0583 / 0.0311, so over three seeds 0.0579 ± 0.0023 /
+  0.0312 ± 0.0014 (89% / 81% of TIGER); at 2,000 steps (the `static_off` row of onerec_beauty_ablations)
+  0.0527 / 0.0265.
 
   python -m experiments.train --experiment=onerec_beauty --workdir=/tmp/onerec_beauty --data_dir=../shared/data
   """
@@ -212,7 +215,8 @@ def onerec_beauty_headline() -> Sweep:
   feed-forward 1024; bfloat16 compute, where this CPU trains it 1.4x faster), and the semantic IDs alone as
   the encoder's item input; TIGER's hashed user token; the report's one-target design at equal wall time;
   10,000 steps in bfloat16. Measured 2026-12-02 (test Recall@10 / NDCG@10; the registered run, seed 0:
-  0.0554 / 0.0299): seed_1 0.0600 / 0.0327, report_design_10k 0.0529 / 0.0283; the rest not started.
+  0.0554 / 0.0299): seed_1 0.0600 / 0.0327, seed_2 0.0583 / 0.0311 (over the three seeds 0.0579 ± 0.0023 /
+  0.0312 ± 0.0014), report_design_10k 0.0529 / 0.0283; long_bf16 started, the rest not.
   The mean and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
@@ -272,8 +276,8 @@ def onerec_ml1m_ablations() -> Sweep:
   semantic IDs from collaborative or aligned vectors instead of the item text.
   Measured 2026-12-02 (test, HSTU's 200-item window excluded, re-evaluated with
   --config.eval.exclude_window=200): short50_lifelong_last64 HR@10 0.1548 / NDCG@10 0.0812,
-  short50_lifelong_hkmeans64 0.1561 / 0.0806 (equal); base, static_off, short50, ids_collaborative and
-  ids_aligned have not run.
+  short50_lifelong_hkmeans64 0.1561 / 0.0806 (equal), base 0.1568 / 0.0842; static_off, short50,
+  ids_collaborative and ids_aligned have not run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
       --data_dir=../shared/data

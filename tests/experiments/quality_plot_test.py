@@ -28,6 +28,7 @@ def test_table_fractions_and_png(tmp_path):
   assert "| seed0 | 0.0600 (93%) | 0.0300 (78%) |" in text and "TIGER (published)" in text
   path = quality_plot.plot("amazon_beauty", table, ["recall@10", "ndcg@10"], str(tmp_path / "q.png"))
   assert open(path, "rb").read(4) == b"\x89PNG"
+  assert quality_plot.read_row(a + "#popularity") == {"recall@10": (0.01, 0.01, 0.01)}
   with pytest.raises(ValueError, match="row 'seed0'.*hr@50"):
     quality_plot.quality_table("amazon_beauty", {"seed0": a}, ["hr@50"])
 
