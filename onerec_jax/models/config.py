@@ -43,6 +43,9 @@ class ModelConfig:
   # causal over [static, positive, lifelong, short window] and the last m positions of each short window
   # are targets, each decoded with cross-attention to its own past only: one encoder pass serves m targets.
   targets_per_window: int = 0
+  # Multi-target: decode at most ceil(target_capacity * b * m) rows per batch, the valid targets first
+  # (onerec_jax.models.target_rows; 0 = every slot; targets past it are dropped and counted).
+  target_capacity: float = 0.0
   capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch; an expert
   # mesh axis > 1 needs > 0: tokens are all-to-all'd to their experts in fixed-size buffers)
   # Filled in from the data and tokenizer (0 = not yet known).
@@ -87,6 +90,10 @@ class ModelConfig:
       raise ValueError(
         f"model.targets_per_window={self.targets_per_window} must be in [0, model.short_len={self.short_len}]"
       )
+    if not 0 <= self.target_capacity <= 1:
+      raise ValueError(f"model.target_capacity must be in [0, 1] (0 = decode every slot), got {self.target_capacity}")
+    if self.target_capacity and not self.targets_per_window:
+      raise ValueError("model.target_capacity needs multi-target training (model.targets_per_window > 0)")
     if self.capacity_factor < 0:
       raise ValueError(f"model.capacity_factor must be >= 0, got {self.capacity_factor}")
     if self.short_len < 1 or self.positive_len < 0 or self.lifelong_len < 0:

@@ -11,6 +11,7 @@ also counts the elementwise work; the trainer logs both (`flops/analytic`, `flop
 from __future__ import annotations
 
 from onerec_jax.models.config import ModelConfig
+from onerec_jax.models.target_rows import num_decoded_rows
 
 
 def _ffn(config: ModelConfig, tokens: int, moe: bool) -> int:
@@ -31,7 +32,8 @@ def onerec_forward_flops(config: ModelConfig, batch_size: int) -> dict[str, int]
 
   Args:
     config: the model config with its data fields filled (vocab, feedback width, static features).
-    batch_size: rows of the batch: examples (one target each), or windows of `targets_per_window`.
+    batch_size: rows of the batch: examples (one target each), or windows of `targets_per_window` (the
+      decoder then runs on every window slot, or on the `target_capacity` share of them).
 
   Returns:
     {'pathways', 'qformer', 'encoder', 'decoder', 'head', 'total'} FLOPs of one forward pass.
@@ -53,7 +55,7 @@ def onerec_forward_flops(config: ModelConfig, batch_size: int) -> dict[str, int]
     qformer = c.lifelong_layers * per_block
   t = 1 + c.short_len + c.positive_len + (c.lifelong_queries if c.lifelong_len else 0)
   encoder = c.num_encoder_layers * (b * t * 2 * 4 * d * hk + _attention(b, t, t, hk) + _ffn(c, b * t, c.encoder_moe))
-  rows = b * c.targets_per_window if c.targets_per_window else b
+  rows = num_decoded_rows(b, c.targets_per_window, c.target_capacity) if c.targets_per_window else b
   s = c.num_sid_levels  # decoder inputs: BOS and the first l - 1 codes
   decoder = c.num_decoder_layers * (
     rows * s * 2 * 4 * d * hk

@@ -24,6 +24,7 @@ from flax import nnx
 from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.layers.transformer import DecoderLayer, EncoderLayer, QFormerBlock, rms_norm
 from onerec_jax.models.config import ModelConfig
+from onerec_jax.models.target_rows import decoded_rows
 from onerec_jax.sharding.rules import logical_init
 
 PATHWAYS = ("short", "positive", "lifelong")
@@ -315,12 +316,14 @@ class OneRec(nnx.Module):
     """Teacher-forced logits and {MoE layer path: aux dict}.
 
     Returns logits [b, l, v] for batch.target_sid [b, l]; in multi-target mode (targets_per_window =
-    m > 0) [b * m, l, v] for target_sid [b, m, l], row r * m + i being window r's i-th target.
+    m > 0) [b * m, l, v] for target_sid [b, m, l], row r * m + i being window r's i-th target, or with
+    target_capacity > 0 [n, l, v] for the rows `target_rows.decoded_rows(batch.target_mask, capacity)`.
     """
     c = self.config
     encoded, segment_ids, enc_aux = self.encode(batch)
     target_sid = batch.target_sid
     cross_limit = None
+    cross_kv = self.cross_kv(encoded)
     if c.targets_per_window:
       b, m, l = target_sid.shape
       target_sid = target_sid.reshape(b * m, l)
@@ -328,6 +331,12 @@ class OneRec(nnx.Module):
       # and the window up to that column: the first t - short_len + (short_len - m + i) + 1 tokens.
       visible = encoded.shape[1] - m + 1 + jnp.arange(m, dtype=jnp.int32)
       cross_limit = jnp.broadcast_to(visible[None, :, None], (b, m, l)).reshape(b * m, l)
+      if c.target_capacity:  # decode only the rows that hold targets (up to the capacity)
+        rows, _ = decoded_rows(batch.target_mask, c.target_capacity)
+        windows = rows // m
+        target_sid, cross_limit = target_sid[rows], cross_limit[rows]
+        cross_kv = [(k[windows], v[windows]) for k, v in cross_kv]
+        segment_ids = segment_ids[windows]
     tokens = decoder_inputs(target_sid[:, :-1], c.sid_vocab_size)
-    logits, dec_aux = self.decode(tokens, self.cross_kv(encoded), segment_ids, cross_limit)
+    logits, dec_aux = self.decode(tokens, cross_kv, segment_ids, cross_limit)
     return logits, {**enc_aux, **dec_aux}

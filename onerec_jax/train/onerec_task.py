@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
+
 from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import Examples, leave_one_out
 from onerec_jax.losses.next_token import semantic_id_loss
 from onerec_jax.models import flops
+from onerec_jax.models.target_rows import decoded_rows
 from onerec_jax.train.assembly import RunData, build_model, prepare
 
 
@@ -37,7 +40,14 @@ def onerec_loss(model, batch, reduction: str = "sum"):
   logits, aux = model(batch)
   targets = batch.target_sid.reshape(-1, batch.target_sid.shape[-1])  # multi-target: [b * m, l]
   weights = None if batch.target_mask is None else batch.target_mask.reshape(-1)
+  capacity = model.config.target_capacity
+  if capacity:  # the model decoded these rows only (onerec_jax.models.target_rows)
+    rows, valid = decoded_rows(batch.target_mask, capacity)
+    targets, dropped = targets[rows], weights.sum() - valid.sum()
+    weights = valid
   loss, metrics = semantic_id_loss(logits, targets, reduction, weights)
+  if capacity:
+    metrics["dropped_targets"] = dropped.astype(jnp.float32)
   return loss, metrics, aux
 
 
