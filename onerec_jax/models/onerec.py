@@ -334,7 +334,7 @@ class OneRec(nnx.Module):
       if c.target_capacity:  # decode only the rows that hold targets (up to the capacity)
         rows, _ = decoded_rows(batch.target_mask, c.target_capacity)
         windows = rows // m
-        target_sid, cross_limit = target_sid[rows], cross_limit[rows]
+        target_sid, cross_limit = jnp.asarray(target_sid)[rows], cross_limit[rows]
         cross_kv = [(k[windows], v[windows]) for k, v in cross_kv]
         segment_ids = segment_ids[windows]
     tokens = decoder_inputs(target_sid[:, :-1], c.sid_vocab_size)

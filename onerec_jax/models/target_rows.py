@@ -40,6 +40,6 @@ def decoded_rows(target_mask: jax.Array, capacity: float) -> tuple[jax.Array, ja
   """
   b, m = target_mask.shape
   n = num_decoded_rows(b, m, capacity)
-  flat = target_mask.reshape(-1)
+  flat = jnp.asarray(target_mask).reshape(-1)
   rows = jnp.argsort(~flat, stable=True)[:n].astype(jnp.int32)
   return rows, flat[rows]

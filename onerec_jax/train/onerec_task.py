@@ -43,7 +43,7 @@ def onerec_loss(model, batch, reduction: str = "sum"):
   capacity = model.config.target_capacity
   if capacity:  # the model decoded these rows only (onerec_jax.models.target_rows)
     rows, valid = decoded_rows(batch.target_mask, capacity)
-    targets, dropped = targets[rows], weights.sum() - valid.sum()
+    targets, dropped = jnp.asarray(targets)[rows], jnp.sum(weights) - jnp.sum(valid)
     weights = valid
   loss, metrics = semantic_id_loss(logits, targets, reduction, weights)
   if capacity:

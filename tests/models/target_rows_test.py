@@ -3,6 +3,7 @@ slots first in row order, a capacity that fits every target gives the loss and g
 decode, and targets past the capacity are dropped and counted."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -76,23 +77,29 @@ def _batch():
   )
 
 
-def _loss_and_grads(capacity, batch):
+@functools.cache
+def _loss_and_grads(capacity):
+  """(loss, metrics, parameter gradients) of `_batch()` at `capacity`, from the same initial parameters."""
   with mesh_context(make_mesh()):
     model = OneRec(_config(capacity), rngs=nnx.Rngs(0))
+  batch = _batch()
 
-  def loss_fn(model):
-    loss, metrics, _ = onerec_loss(model, batch)
-    return loss, metrics
+  @nnx.jit
+  def loss_and_grads(model):
+    def loss_fn(model):
+      loss, metrics, _ = onerec_loss(model, batch)
+      return loss, metrics
 
-  (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
-  return loss, metrics, nnx.state(grads, nnx.Param)
+    (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    return loss, metrics, nnx.state(grads, nnx.Param)
+
+  return loss_and_grads(model)
 
 
 @pytest.mark.parametrize("capacity", [1.0, 0.5])  # 6 targets in 12 slots: both fit every target
 def test_capacity_that_fits_every_target_matches_the_full_decode(capacity):
-  batch = _batch()
-  full_loss, full_metrics, full_grads = _loss_and_grads(0.0, batch)
-  loss, metrics, grads = _loss_and_grads(capacity, batch)
+  full_loss, full_metrics, full_grads = _loss_and_grads(0.0)
+  loss, metrics, grads = _loss_and_grads(capacity)
   np.testing.assert_allclose(loss, full_loss, rtol=1e-5)
   np.testing.assert_allclose(metrics["item_accuracy"], full_metrics["item_accuracy"])
   assert metrics["dropped_targets"] == 0
@@ -101,7 +108,7 @@ def test_capacity_that_fits_every_target_matches_the_full_decode(capacity):
 
 
 def test_targets_past_the_capacity_are_dropped_and_counted():
-  _, metrics, _ = _loss_and_grads(4 / 12, _batch())  # 4 rows for 6 targets
+  _, metrics, _ = _loss_and_grads(4 / 12)  # 4 rows for 6 targets
   assert metrics["dropped_targets"] == 2
 
 
