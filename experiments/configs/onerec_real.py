@@ -134,9 +134,10 @@ def onerec_ml1m() -> ExperimentConfig:
 @register("onerec_ml1m_long", "onerec_ml1m trained 4x longer (16,000 steps, 45 epochs), evaluated every 2,000 steps")
 def onerec_ml1m_long() -> ExperimentConfig:
   """The longer variant beside onerec_ml1m: the 4,000-step run (11 epochs) ended with its train loss still
-  falling, where our SASRec trains 89 epochs; ~4-5 h on 2 cores, so it resumes across sessions. The
-  reported step is the one with the best valid HR@10 (eval.select_metric). Not yet measured (registered
-  2026-12-02).
+  falling, where our SASRec trains 89 epochs; ~4-5 h with both cores to itself, ~8 h beside another
+  training run (0.5-0.6 steps/s, 2026-12-02), so it resumes across sessions. The reported step is the
+  one with the best valid HR@10 (eval.select_metric). Started 2026-12-02 (commit bdca657); not yet
+  measured.
 
   python -m experiments.train --experiment=onerec_ml1m_long --workdir=~/runs/onerec_ml1m_long \
       --data_dir=../shared/data
