@@ -13,6 +13,7 @@ solid. The table gives each row's value and its fraction of the minimum target.
 
 from __future__ import annotations
 
+import json
 import os
 
 from experiments import published as published_lib
@@ -22,8 +23,6 @@ from experiments.seed_spread import read_metrics
 def read_row(path: str) -> dict[str, tuple[float, float, float]]:
   """{metric: (value, low, high)} of a metrics JSON or workdir (low = high = value) or a seed-spread JSON
   (mean, min, max). `PATH#popularity` reads the most-popular baseline evaluated beside the model."""
-  import json
-
   path, _, block = path.partition("#")
   block = block or "model"
   if block not in ("model", "popularity"):
@@ -45,7 +44,6 @@ def quality_table(dataset: str, rows: dict[str, str], metrics: list[str]) -> lis
 
   Raises ValueError naming the row that lacks a metric.
   """
-  minimum = published_lib.published(dataset)[published_lib.MINIMUM[dataset]]
   table = []
   for name, path in rows.items():
     values = read_row(path)
@@ -55,8 +53,8 @@ def quality_table(dataset: str, rows: dict[str, str], metrics: list[str]) -> lis
     entry = {"row": name}
     for m in metrics:
       entry[m], entry[m + "_low"], entry[m + "_high"] = values[m]
-      if m in minimum:
-        entry[m + "_of_min"] = values[m][0] / minimum[m]
+    fractions = published_lib.fraction_of({m: entry[m] for m in metrics}, dataset)
+    entry.update({m + "_of_min": f for m, f in fractions.items()})
     table.append(entry)
   return table
 

@@ -116,3 +116,16 @@ def test_eval_batches_pad_the_last_batch():
   window = next(pipeline.eval_batches(data, "test", max_len=4, batch_size=2, exclude="window", exclude_window=6))
   np.testing.assert_array_equal(window[0]["exclude"][0], [2, 3, 4, 5, 6, 7])  # the protocol's 6, not max_len 4
   assert next(pipeline.eval_batches(data, "test", max_len=4, batch_size=2))[0]["exclude"] is None
+
+
+def test_window_fill_by_hand():
+  """experiments.data_stats' window fill (it sets model.target_capacity). Windows of 3 with 3 targets:
+  user 0 -> targets {2, 3, 4} and {1}, user 1 none, user 2 -> {1, 2}: 3, 1, 2 valid."""
+  from experiments.data_stats import window_fill
+
+  fill = window_fill(toy(), 3, 3, batch=3, batches=5)
+  assert fill["windows"] == 3 and fill["valid_per_window"] == pytest.approx(2.0)
+  assert fill["batch_valid_max"] == 6 and fill["batch_slots"] == 9 and fill["batch_valid_std"] == 0.0
+  assert fill["max_batch_fill"] == pytest.approx(6 / 9)
+  two = window_fill(toy(), 3, 3, batch=2, batches=200)
+  assert two["batch_valid_max"] == 5 and two["batch_slots"] == 6
