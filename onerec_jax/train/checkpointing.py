@@ -91,12 +91,14 @@ def build_state(task, config):
   return graphdef, state, tx
 
 
-def restore_run(workdir: str, step: int | None = None):
+def restore_run(workdir: str, step: int | None = None, averaged: bool = True):
   """Loads a trained run: (config, task, graphdef, TrainState, mesh). For evaluation and notebooks.
 
   The task (onerec_jax.train.families) is prepared from the saved config, so the data, the semantic IDs
   (read back from workdir/tokenizer) and the model shapes are those the run trained with; the state is
-  restored onto a live mesh built from config.train.mesh_shape.
+  restored onto a live mesh built from config.train.mesh_shape. With `averaged` (default) and a run that
+  kept a parameter average (train.ema_decay > 0), `params` are the average, as the run evaluated them
+  (onerec_jax.train.param_ema.evaluation_state); averaged=False gives the raw training state.
   """
   from onerec_jax.sharding.rules import make_mesh, mesh_context
   from onerec_jax.train.families import make_task
@@ -109,4 +111,8 @@ def restore_run(workdir: str, step: int | None = None):
     manager = make_manager(workdir, config.train.max_checkpoints)
     state = restore(manager, state, step)
     manager.close()
+  if averaged:
+    from onerec_jax.train.param_ema import evaluation_state
+
+    state = evaluation_state(state)
   return config, task, graphdef, state, mesh

@@ -16,6 +16,7 @@ class TrainConfig:
   warmup_steps: int = 100  # linear warm-up steps, then cosine decay to 10% of the peak
   weight_decay: float = 0.01  # AdamW decoupled weight decay
   grad_clip_norm: float = 1.0  # global gradient-norm clip (0 = off)
+  ema_decay: float = 0.0  # > 0: evaluate a moving average of the parameters with this decay (param_ema; 0 = off)
   max_nonfinite_steps: int = 20  # consecutive skipped steps (non-finite loss or gradients) that stop the run
   loss_reduction: str = "sum"  # OneRec: over the semantic-ID tokens, 'sum' (OneRec V1) | 'mean' (V2)
   prefetch: int = 2  # batches built ahead by the input thread (grain ThreadPrefetch; 0 = none)
@@ -39,6 +40,8 @@ class TrainConfig:
       raise ValueError(f"train.num_steps must be >= 0, got {self.num_steps}")
     if self.learning_rate <= 0:
       raise ValueError(f"train.learning_rate must be positive, got {self.learning_rate}")
+    if not 0.0 <= self.ema_decay < 1.0:
+      raise ValueError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
     if self.loss_reduction not in ("sum", "mean"):
       raise ValueError(f"train.loss_reduction must be 'sum' or 'mean', got {self.loss_reduction!r}")
     if len(self.mesh_shape) != 4:

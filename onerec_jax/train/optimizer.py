@@ -1,5 +1,6 @@
 """The optimiser: AdamW with warm-up + cosine decay and global-norm clipping (Optax), skipping updates
-whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps failing)."""
+whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps failing), and
+optionally a moving average of the parameters that evaluation uses (onerec_jax.train.param_ema)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import jax
 import optax
 
 from onerec_jax.train.config import TrainConfig
+from onerec_jax.train.param_ema import param_ema
 
 
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
@@ -26,7 +28,8 @@ _NEVER = 2**31 - 1
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-  """AdamW; weight decay only on matrices (not norms, biases or the router); non-finite updates skipped.
+  """AdamW; weight decay only on matrices (not norms, biases or the router); non-finite updates skipped;
+  with train.ema_decay > 0, an average of the parameters kept last in the chain (param_ema).
 
   The state is an `optax.ApplyIfFiniteState`: `notfinite_count` (consecutive skipped steps) and
   `total_notfinite` are what the train step reports.
@@ -36,4 +39,6 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
   parts.append(
     optax.adamw(learning_rate_schedule(config), b1=0.9, b2=0.98, weight_decay=config.weight_decay, mask=decay_mask)
   )
+  if config.ema_decay:
+    parts.append(param_ema(config.ema_decay))
   return optax.apply_if_finite(optax.chain(*parts), max_consecutive_errors=_NEVER)

@@ -28,6 +28,7 @@ from onerec_jax.models.parameter_count import count_parameters
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train import checkpointing
 from onerec_jax.train.checkpointing import build_state, restore_run, save_config
+from onerec_jax.train.param_ema import evaluation_state
 from onerec_jax.train.families import make_task
 from onerec_jax.train.optimizer import learning_rate_schedule
 from onerec_jax.train.peak import measure_matmul_peak, mfu
@@ -130,8 +131,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
       t = time.time()
       entry = {
         "step": step,
-        "valid": task.evaluate(graphdef, state, "valid"),
-        "test": task.evaluate(graphdef, state, "test"),
+        "valid": task.evaluate(graphdef, evaluation_state(state), "valid"),
+        "test": task.evaluate(graphdef, evaluation_state(state), "test"),
         "seconds": 0.0,
       }
       entry["seconds"] = time.time() - t
@@ -254,7 +255,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
         "test": chosen["test"]["model"],
       }
     else:
-      results = task.evaluate(graphdef, state, ec.split)
+      results = task.evaluate(graphdef, evaluation_state(state), ec.split)
   results["train"] = {
     "family": config.family,
     "steps": tc.num_steps,
