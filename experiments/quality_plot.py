@@ -22,20 +22,28 @@ from experiments.seed_spread import read_metrics
 
 def read_row(path: str) -> dict[str, tuple[float, float, float]]:
   """{metric: (value, low, high)} of a metrics JSON or workdir (low = high = value) or a seed-spread JSON
-  (mean, min, max). `PATH#popularity` reads the most-popular baseline evaluated beside the model."""
+  (mean, min, max). `PATH#popularity` reads the most-popular baseline evaluated beside the model; any
+  `PATH#a.b` reads the block at that dotted path (e.g. `#best.test` of a JSON that keeps its reported
+  evaluation under 'best')."""
   path, _, block = path.partition("#")
-  block = block or "model"
-  if block not in ("model", "popularity"):
-    raise ValueError(f"{path}#{block}: the block after '#' must be 'popularity' (or nothing, the model)")
-  if os.path.isfile(path):
-    with open(path) as f:
-      data = json.load(f)
-    values = data.get(block, {})
-    if values and all(isinstance(v, dict) and "mean" in v for v in values.values()):
-      return {name: (s["mean"], s["min"], s["max"]) for name, s in values.items()}
-  metrics = read_metrics(path).get(block)
+  file = os.path.join(path, "metrics.json") if os.path.isdir(path) else path
+  if block:
+    if not os.path.exists(file):
+      raise FileNotFoundError(f"{file}: no metrics JSON (has the run finished its final evaluation?)")
+    with open(file) as f:
+      values = json.load(f)
+  else:
+    block, values = "model", read_metrics(path)
+  for key in block.split("."):
+    if not isinstance(values, dict) or key not in values:
+      keys = sorted(values) if isinstance(values, dict) else type(values).__name__
+      raise ValueError(f"{file}: no block {block!r} (at {key!r} found {keys})")
+    values = values[key]
+  if values and all(isinstance(v, dict) and "mean" in v for v in values.values()):
+    return {name: (s["mean"], s["min"], s["max"]) for name, s in values.items()}
+  metrics = {name: v for name, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
   if not metrics:
-    raise ValueError(f"{path}: no {block!r} block")
+    raise ValueError(f"{file}: block {block!r} holds no metric values")
   return {name: (float(v), float(v), float(v)) for name, v in metrics.items()}
 
 

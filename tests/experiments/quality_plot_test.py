@@ -33,6 +33,17 @@ def test_table_fractions_and_png(tmp_path):
     quality_plot.quality_table("amazon_beauty", {"seed0": a}, ["hr@50"])
 
 
+def test_dotted_block_paths(tmp_path):
+  path = tmp_path / "older.json"  # a JSON that keeps its reported evaluation under 'best'
+  path.write_text(json.dumps({"best": {"step": 5500, "test": {"hr@10": 0.2272, "num_users": 6040}}}))
+  assert quality_plot.read_row(f"{path}#best.test")["hr@10"] == (0.2272, 0.2272, 0.2272)
+  with pytest.raises(ValueError, match=r"older.json: no block 'best.valid' \(at 'valid' found \['step', 'test'\]\)"):
+    quality_plot.read_row(f"{path}#best.valid")
+  with pytest.raises(ValueError, match="holds no metric values"):
+    path.write_text(json.dumps({"best": {"test": {}}}))
+    quality_plot.read_row(f"{path}#best.test")
+
+
 def test_published_numbers():
   assert published.fraction_of({"hr@10": 0.2853 / 2}, "ml1m") == {"hr@10": 0.5}
   assert published.PUBLISHED["amazon_beauty"]["TIGER"]["hr@10"] == 0.0648  # recall@K = hr@K
