@@ -68,6 +68,53 @@ def save_config(config, workdir: str) -> None:
       json.dump(to_dict(config), f, indent=1)
 
 
+# What a checkpoint's meaning depends on: resuming it under other values of these trains another model
+# (or reads other data) from its weights. Everything else (the schedule's length, evaluation, logging,
+# checkpoint cadence, paths) may change between a run and its resumption.
+_STATE_DEFINING = ("family", "data", "tokenizer", "model", "sasrec", "reward", "rl", "train.seed")
+_PATHS = ("data.data_dir", "data.tfds_dir", "tokenizer.text_cache_dir")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in tree.items():
+    name = f"{prefix}{key}"
+    out.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
+  return out
+
+
+def resume_conflicts(saved, config) -> list[str]:
+  """'field: saved X, now Y' for every state-defining field (see _STATE_DEFINING) that differs between the
+  config a run was started with and the one it is resumed with."""
+  from onerec_jax.config_overrides import to_dict
+
+  old, new = _flatten(to_dict(saved)), _flatten(to_dict(config))
+  defining = lambda k: any(k == p or k.startswith(p + ".") for p in _STATE_DEFINING) and k not in _PATHS
+  return [
+    f"{k}: saved {old.get(k)!r}, now {new.get(k)!r}"
+    for k in sorted(set(old) | set(new))
+    if defining(k) and old.get(k) != new.get(k)
+  ]
+
+
+def check_resumable(workdir: str, config) -> None:
+  """Raises ValueError when `workdir` holds checkpoints of a run whose state-defining config differs from
+  `config` (a changed registered experiment or override would otherwise resume silently into another
+  model); a workdir without checkpoints, or without a config.json, is not checked."""
+  checkpoints = os.path.join(workdir, "checkpoints")
+  has_steps = os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))
+  if not has_steps or not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+    return
+  conflicts = resume_conflicts(load_config(workdir), config)
+  if conflicts:
+    shown = "; ".join(conflicts[:10]) + (f"; and {len(conflicts) - 10} more" if len(conflicts) > 10 else "")
+    raise ValueError(
+      f"{os.path.join(workdir, CONFIG_FILE)}: this workdir holds checkpoints of a run started with another "
+      f"configuration ({shown}). Resume it with the configuration it was started with, or train in another "
+      "--workdir."
+    )
+
+
 def load_config(workdir: str):
   """The ExperimentConfig a run in `workdir` was started with."""
   from onerec_jax.config import ExperimentConfig

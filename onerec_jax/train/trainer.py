@@ -92,6 +92,7 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
   """
   config.validate()
   os.makedirs(workdir, exist_ok=True)
+  checkpointing.check_resumable(workdir, config)
   save_config(config, workdir)
   tc, ec = config.train, config.eval
   task = make_task(config, workdir)

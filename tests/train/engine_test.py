@@ -179,3 +179,17 @@ def test_repeated_nonfinite_steps_stop_the_run_with_a_clear_error(tmp_path):
       train_and_evaluate(config, str(tmp_path / "diverged"))
   finally:
     ToyTask.nan_from = ToyTask.nan_to = -1
+
+
+def test_resuming_under_another_state_defining_config_is_refused(tmp_path):
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_config(3), workdir)  # checkpoint at step 3
+  changed = _config(6)
+  changed.data.min_history = 7  # other training examples: another run
+  changed.train.seed = 5
+  with pytest.raises(ValueError, match=r"config.json: .*data.min_history: saved 3, now 7; train.seed: saved 0, now 5"):
+    train_and_evaluate(changed, workdir)
+  # The schedule's length, evaluation and paths may change: the run resumes and goes on.
+  longer = _config(6)
+  longer.eval.eval_every, longer.data.data_dir = 2, "/elsewhere"
+  assert train_and_evaluate(longer, workdir)["train"]["resumed_from"] == 3
