@@ -137,8 +137,9 @@ def onerec_ml1m_long() -> ExperimentConfig:
   """The longer variant beside onerec_ml1m: the 4,000-step run (11 epochs) ended with its train loss still
   falling, where our SASRec trains 89 epochs; ~4-5 h with both cores to itself, ~8 h beside another
   training run (0.5-0.6 steps/s, 2026-12-02), so it resumes across sessions. The reported step is the
-  one with the best valid HR@10 (eval.select_metric). Started 2026-12-02 (commit bdca657); not yet
-  measured.
+  one with the best valid HR@10 (eval.select_metric). Started 2026-12-02 (commit bdca657), paused at
+  step 2,000 (test HR@10 0.1788 there) for the collaborative-ID rows (onerec_ml1m_headline); not yet
+  measured to its end.
 
   python -m experiments.train --experiment=onerec_ml1m_long --workdir=~/runs/onerec_ml1m_long \
       --data_dir=../shared/data

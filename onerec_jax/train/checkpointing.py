@@ -14,12 +14,13 @@ import jax
 import orbax.checkpoint as ocp
 
 CONFIG_FILE = "config.json"
+CHECKPOINTS_DIR = "checkpoints"  # under the workdir: one Orbax step folder per saved step
 
 
 def make_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   """A CheckpointManager under workdir/checkpoints keeping the latest `max_to_keep` steps."""
   return ocp.CheckpointManager(
-    os.path.abspath(os.path.join(workdir, "checkpoints")),
+    os.path.abspath(os.path.join(workdir, CHECKPOINTS_DIR)),
     options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
   )
 
@@ -101,7 +102,7 @@ def check_resumable(workdir: str, config) -> None:
   """Raises ValueError when `workdir` holds checkpoints of a run whose state-defining config differs from
   `config` (a changed registered experiment or override would otherwise resume silently into another
   model); a workdir without checkpoints, or without a config.json, is not checked."""
-  checkpoints = os.path.join(workdir, "checkpoints")
+  checkpoints = os.path.join(workdir, CHECKPOINTS_DIR)
   has_steps = os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))
   if not has_steps or not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
     return

@@ -130,10 +130,11 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
 
     def run_eval(step: int) -> None:
       t = time.time()
+      evaluated = evaluation_state(state)
       entry = {
         "step": step,
-        "valid": task.evaluate(graphdef, evaluation_state(state), "valid"),
-        "test": task.evaluate(graphdef, evaluation_state(state), "test"),
+        "valid": task.evaluate(graphdef, evaluated, "valid"),
+        "test": task.evaluate(graphdef, evaluated, "test"),
         "seconds": 0.0,
       }
       entry["seconds"] = time.time() - t
