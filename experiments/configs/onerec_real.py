@@ -17,10 +17,11 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     HSTU protocol: ML-1M leave-one-out, history <= 200, the items of that input window excluded from the
     ranking (as HSTU's code and our SASRec; the beam of 256 is wide enough to fill K after exclusion for
     the share reported as filled_k_rate), HR/NDCG@10/50/200.
-    Targets: SASRec HR@10 0.2853 / NDCG@10 0.1603. Measured 2026-12-01 (2 cores, 4,000 steps = 11.4
-    epochs, 73 min wall): test HR@10 0.2065, NDCG@10 0.1131, HR@50 0.4558, HR@200 0.6743 (84% of users'
-    lists filled to 200 after exclusion; most-popular HR@10 0.0339): short of SASRec (BENCHMARKS.md). With
-    semantic IDs from collaborative vectors (sweep onerec_ml1m_headline, commit ad9ad08): 0.2396 / 0.1312.
+    Semantic IDs: RQ-Kmeans 3 x 256 + one token over collaborative item vectors (since 2026-12-03; the
+    text IDs gave 16% less). Targets: SASRec HR@10 0.2853 / NDCG@10 0.1603. Measured 2026-12-02 (2 cores,
+    4,000 steps = 11.4 epochs, 78 min wall, commit ad9ad08): test HR@10 0.2396, NDCG@10 0.1312, HR@50
+    0.4834, HR@200 0.6967 (most-popular HR@10 0.0339): short of SASRec (84% / 82%; BENCHMARKS.md). With
+    the text IDs (the recipe until 2026-12-03, `--config.tokenizer.item_vectors=content`): 0.2065 / 0.1131.
 Both train with the multi-target design (model.targets_per_window: a causal encoder over the history
 window, one encoder pass for m targets); `--config.model.targets_per_window=0` is the report's design (one
 encoder pass per target). `onerec_beauty_tiny` / `onerec_ml1m_tiny` are minutes-long siblings on the same
@@ -106,16 +107,21 @@ def onerec_beauty_tiny() -> ExperimentConfig:
 @register("onerec_ml1m", "OneRec on ML-1M, HSTU protocol (HR/NDCG@10/50/200, history excluded)")
 def onerec_ml1m() -> ExperimentConfig:
   """Multi-target causal encoder over the last 200 items (50 targets per window), 2+2 layers d 64, static
-  gender / age / occupation + user id, text RQ-Kmeans 3 x 256 + 1, beam 256, HSTU's 200-item window
-  excluded. Measured 2026-12-01 (commit 403122a, 4,000 steps = 11.4 epochs, 73 min on 2 shared cores):
-  test HR@10 0.2065, NDCG@10 0.1131, HR@50 0.4558, HR@200 0.6743 (SASRec published: 0.2853 / 0.1603;
-  most-popular HR@10 0.0339).
+  gender / age / occupation + user id, RQ-Kmeans 3 x 256 + 1 over collaborative item vectors, beam 256,
+  HSTU's 200-item window excluded. Measured 2026-12-02 as the `ids_collaborative` row of
+  onerec_ml1m_headline (the same config; commit ad9ad08, 4,000 steps = 11.4 epochs, 78 min on 2 cores,
+  part of it shared): test HR@10 0.2396, NDCG@10 0.1312, HR@50 0.4834, HR@200 0.6967 (SASRec published:
+  0.2853 / 0.1603, 84% / 82%; most-popular HR@10 0.0339; metrics JSON
+  experiments/results/onerec_ml1m_collaborative_metrics.json). Until 2026-12-03 the recipe quantised the
+  movie text (titles, genres): 0.2065 / 0.1131 (commit 403122a, experiments/results/onerec_ml1m_metrics.json);
+  semantic IDs from collaborative vectors were +23% at 1,500 steps (onerec_ml1m_ablations) and +16% at
+  4,000 (ML-1M has ~270 interactions per item and little text).
 
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
   """
   return ExperimentConfig(
     data=DataConfig(dataset="ml1m", min_history=1),
-    tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="content"),
+    tokenizer=TokenizerConfig(num_levels=3, codebook_size=256, item_vectors="collaborative"),
     # Static: gender, age, occupation (+ user id). The shared copy has no ratings (every interaction is
     # positive), so no positive pathway; short: the last 200 items (the protocol's history), causal, the
     # last 50 positions are targets.
@@ -135,11 +141,11 @@ def onerec_ml1m() -> ExperimentConfig:
 @register("onerec_ml1m_long", "onerec_ml1m trained 4x longer (16,000 steps, 45 epochs), evaluated every 2,000 steps")
 def onerec_ml1m_long() -> ExperimentConfig:
   """The longer variant beside onerec_ml1m: the 4,000-step run (11 epochs) ended with its train loss still
-  falling, where our SASRec trains 89 epochs; ~4-5 h with both cores to itself, ~8 h beside another
-  training run (0.5-0.6 steps/s, 2026-12-02), so it resumes across sessions. The reported step is the
-  one with the best valid HR@10 (eval.select_metric). Started 2026-12-02 (commit bdca657), paused at
-  step 2,000 (test HR@10 0.1788 there) for the collaborative-ID rows (onerec_ml1m_headline); not yet
-  measured to its end.
+  falling, where our SASRec trains 89 epochs; ~5 h with both cores to itself (1.15 s per step,
+  2026-12-03), so it resumes across sessions. The reported step is the one with the best valid HR@10
+  (eval.select_metric). Not yet measured to its end: with the text IDs (the parent's recipe until
+  2026-12-03) it was started 2026-12-02 (commit bdca657) and paused at step 2,000 (test HR@10 0.1788
+  there); with collaborative IDs it is the `ids_collaborative_long` row of onerec_ml1m_headline.
 
   python -m experiments.train --experiment=onerec_ml1m_long --workdir=~/runs/onerec_ml1m_long \
       --data_dir=../shared/data
@@ -296,7 +302,9 @@ def onerec_ml1m_ablations() -> Sweep:
   lifelong = short + ("model.lifelong_len=64", "model.lifelong_queries=16")
   return Sweep(
     experiment="onerec_ml1m",
-    base=("train.num_steps=1500", "train.checkpoint_every=500"),
+    # The rows ran with the text IDs (onerec_ml1m's recipe until 2026-12-03): pinned so that they stay
+    # reproducible as run; the ids_* rows override it.
+    base=("train.num_steps=1500", "train.checkpoint_every=500", "tokenizer.item_vectors=content"),
     runs={
       "base": (),
       "static_off": ("model.static_pathway=off",),
@@ -321,7 +329,9 @@ def onerec_ml1m_headline() -> Sweep:
   IDs from collaborative vectors gave HR@10 0.1927 / NDCG@10 0.1034 against the text IDs' 0.1568 / 0.0842
   at 1,500 steps (onerec_ml1m_ablations, 2026-12-02): +23%. Measured 2026-12-02 (commit ad9ad08, 78 min
   on 2 cores, part of it shared): ids_collaborative (4,000 steps) test HR@10 0.2396, NDCG@10 0.1312, HR@50
-  0.4834, HR@200 0.6967 (the text IDs: 0.2065 / 0.1131; SASRec published 0.2853 / 0.1603: 84% / 82%);
+  0.4834, HR@200 0.6967 (the text IDs: 0.2065 / 0.1131; SASRec published 0.2853 / 0.1603: 84% / 82%):
+  since 2026-12-03 this is onerec_ml1m's registered recipe (the rows still name the vectors, so that they
+  read the same whatever the parent holds). ids_collaborative_6k: started 2026-12-03;
   ids_collaborative_long not yet run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_headline --workdir=~/runs/ml1m_headline \
