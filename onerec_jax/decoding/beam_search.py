@@ -42,6 +42,7 @@ def beam_search(
   trie_children: jax.Array,
   trie_leaf_item: jax.Array,
   constrained: bool = True,
+  dead_nodes: jax.Array | None = None,
 ) -> BeamResult:
   """Trie-constrained beam search (jit-friendly; the level loop is unrolled).
 
@@ -57,6 +58,8 @@ def beam_search(
     constrained: restrict every level to the trie's codes (default). False: a free search over all v
       codes, with the trie only labelling each ID (item -1 where the ID names no item; the format
       reward's rollouts).
+    dead_nodes: optional [b, n] bool trie nodes request r must not enter (prefix_trie.dead_nodes: every
+      item below them is excluded), so its beams go to the items it may be shown; constrained only.
 
   Returns:
     BeamResult. Scores are the model's log-probabilities (not renormalised over the allowed codes).
@@ -71,6 +74,7 @@ def beam_search(
     trie_children=trie_children,
     trie_leaf_item=trie_leaf_item,
     constrained=constrained,
+    dead_nodes=dead_nodes,
   )
 
 
@@ -85,6 +89,7 @@ def beam_search_cached(
   trie_leaf_item: jax.Array,
   reorder: Callable[[Cache, jax.Array], Cache] = reorder_beams,
   constrained: bool = True,
+  dead_nodes: jax.Array | None = None,
 ) -> BeamResult:
   """Trie-constrained beam search with a per-beam decoder cache (jit-friendly; levels unrolled).
 
@@ -107,11 +112,14 @@ def beam_search_cached(
     reorder: (cache, rows [b * w] int32) -> the cache whose row i is the old row rows[i]; the default
       gathers the leading axis of every leaf.
     constrained: as `beam_search` (False: free search; illegal IDs get item -1 and a finite score).
+    dead_nodes: as `beam_search`: optional [b, n] bool nodes each request must not enter.
 
   Returns:
     BeamResult, as `beam_search`.
   """
   b, w = batch_size, num_beams
+  if dead_nodes is not None and not constrained:
+    raise ValueError("dead_nodes prunes the trie: it needs constrained=True")
   v = trie_children.shape[1]
   sids = jnp.zeros((b, w, 0), jnp.int32)
   scores = jnp.full((b, w), NEG_INF, jnp.float32).at[:, 0].set(0.0)
@@ -125,6 +133,9 @@ def beam_search_cached(
     children = jnp.where((nodes >= 0)[..., None], trie_children[jnp.maximum(nodes, 0)], -1)
     live = (scores > NEG_INF / 2)[..., None]
     allowed = (children >= 0) & live if constrained else jnp.broadcast_to(live, children.shape)
+    if dead_nodes is not None:  # per request: children all of whose items are excluded
+      dead = jnp.take_along_axis(dead_nodes, jnp.maximum(children, 0).reshape(b, w * v), axis=1)
+      allowed &= ~dead.reshape(b, w, v)
     candidates = jnp.where(allowed, scores[..., None] + log_probs, NEG_INF).reshape(b, w * v)
     scores, flat = jax.lax.top_k(candidates, w)
     parent, code = flat // v, (flat % v).astype(jnp.int32)

@@ -22,6 +22,7 @@ def generate(
   trie_leaf_item: jax.Array,
   use_cache: bool = True,
   constrained: bool = True,
+  dead_nodes: jax.Array | None = None,
 ) -> BeamResult:
   """Generates the top `num_beams` valid semantic IDs for every request in `batch`.
 
@@ -43,6 +44,8 @@ def generate(
     use_cache: decode incrementally with a self-attention cache.
     constrained: trie-constrained (default); False searches all codes and marks IDs that name no item
       with item -1 (beam_search.beam_search).
+    dead_nodes: optional [b, n] bool trie nodes each request must not enter (prefix_trie.dead_nodes:
+      items excluded from its ranking are never generated, so the w beams go to rankable items).
 
   Returns:
     BeamResult with shapes [b, w, l], [b, w], [b, w].
@@ -58,6 +61,7 @@ def generate(
     trie_children=trie_children,
     trie_leaf_item=trie_leaf_item,
     constrained=constrained,
+    dead_nodes=dead_nodes,
   )
 
   if not use_cache:

@@ -17,6 +17,11 @@ class EvalConfig:
   # exclude='window': the window's length, the protocol's history (HSTU: 200) whatever the model reads
   # (0 = the model's input window: model.short_len, sasrec.max_len); input.windows.excluded_items.
   exclude_window: int = 0
+  # Generative families: prune the excluded items from the trie per user inside the beam search (a prefix
+  # survives while some item below it is not excluded), so the w beams go to rankable items and the list
+  # fills K; False: the beam runs over every item and the excluded ones are dropped after it (the figures
+  # measured before 2026-12-03). SASRec scores every item and drops them exactly either way.
+  exclude_in_search: bool = False
   num_beams: int = 20  # generative families: beam width (>= max(ks)); the top max(ks) distinct items ranked
   ks: tuple[int, ...] = (5, 10)  # cut-offs of Recall@K and NDCG@K
   max_users: int = 0  # evaluate the first N users only (0 = all)
@@ -38,6 +43,8 @@ class EvalConfig:
       raise ValueError(f"eval.protocol must be 'tiger' or 'hstu', got {self.protocol!r}")
     if self.exclude not in ("none", "window", "all"):
       raise ValueError(f"eval.exclude must be 'none', 'window' or 'all', got {self.exclude!r}")
+    if self.exclude_in_search and self.exclude == "none":
+      raise ValueError("eval.exclude_in_search=true needs items to exclude: eval.exclude is 'none'")
     if self.exclude_window < 0 or (self.exclude_window and self.exclude != "window"):
       raise ValueError(
         f"eval.exclude_window={self.exclude_window} needs eval.exclude='window' and must be >= 0"

@@ -22,16 +22,19 @@ from onerec_jax.decoding.beam_search import NEG_INF, assert_legal
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import leave_one_out
 from onerec_jax.sharding.rules import replicated
+from onerec_jax.tokenizer.prefix_trie import dead_nodes, exclusion_index
 
 
 def make_generate_fn(graphdef, num_beams: int, out_sharding=None, constrained: bool = True):
-  """jit(state, batch, trie_children, trie_leaf_item) -> BeamResult, with the model in eval mode.
+  """jit(state, batch, trie_children, trie_leaf_item, exclusion=None) -> BeamResult, model in eval mode.
 
   `out_sharding` (e.g. `sharding.rules.replicated(state)`) places the result; replicated, every
   process of a multi-host run can read it. `constrained=False`: a free search (beam_search).
+  `exclusion`: optional (prefix_trie.ExclusionIndex, excluded items [b, E] int32, -1 padded); the search
+  then never generates an excluded item (prefix_trie.dead_nodes).
   """
 
-  def generate_fn(state, batch, trie_children, trie_leaf_item):
+  def generate_fn(state, batch, trie_children, trie_leaf_item, exclusion=None):
     model = nnx.merge(graphdef, state.params, state.rest)
     model.eval()
     return generate(
@@ -41,20 +44,22 @@ def make_generate_fn(graphdef, num_beams: int, out_sharding=None, constrained: b
       trie_children=trie_children,
       trie_leaf_item=trie_leaf_item,
       constrained=constrained,
+      dead_nodes=None if exclusion is None else dead_nodes(*exclusion),
     )
 
   return jax.jit(generate_fn, out_shardings=out_sharding)
 
 
-def padded_batches(rows: np.ndarray, positions: np.ndarray, batch_size: int):
-  """Yields (rows, positions, n) in batches of exactly `batch_size` (one shape: one compilation); the
-  last batch is padded by repeating its final user and only its first n results are real."""
+def padded_batches(rows: np.ndarray, positions: np.ndarray, batch_size: int, *per_user: np.ndarray):
+  """Yields (rows, positions, *per_user, n) in batches of exactly `batch_size` (one shape: one
+  compilation); the last batch is padded by repeating its final user and only its first n results are
+  real. `per_user`: more arrays with one leading row per user, batched the same way."""
   for start in range(0, len(rows), batch_size):
-    r, p = rows[start : start + batch_size], positions[start : start + batch_size]
-    n = len(r)
+    parts = [a[start : start + batch_size] for a in (rows, positions, *per_user)]
+    n = len(parts[0])
     if n < batch_size:
-      r, p = np.pad(r, (0, batch_size - n), mode="edge"), np.pad(p, (0, batch_size - n), mode="edge")
-    yield r, p, n
+      parts = [np.pad(a, [(0, batch_size - n)] + [(0, 0)] * (a.ndim - 1), mode="edge") for a in parts]
+    yield (*parts, n)
 
 
 def recommend_batches(
@@ -66,20 +71,30 @@ def recommend_batches(
   num_beams: int,
   batch_size: int,
   constrained: bool = True,
+  exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
   """Beam-search items [u, w] and scores [u, w] for users `rows` at target `positions`.
 
   `constrained=False` searches without the trie (item -1 where an ID names no item); the constrained
-  search is asserted legal.
+  search is asserted legal. `exclude`: optional [u, E] items (-1 padded) the search must not generate
+  for each user (pruned from the trie per user, prefix_trie.dead_nodes); none of them is returned.
   """
   trie = run.sid_table.trie()
   children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
   generate_fn = make_generate_fn(graphdef, num_beams, replicated(state), constrained=constrained)
+  index = None if exclude is None else exclusion_index(trie, run.sid_table.sids)
+  per_user = () if exclude is None else (np.asarray(exclude, np.int32),)
   items, scores = [], []
-  for r, p, n in padded_batches(rows, positions, batch_size):
-    out = generate_fn(state, run.builder.history_before(r, p), children, leaf)
+  for r, p, *excluded, n in padded_batches(rows, positions, batch_size, *per_user):
+    exclusion = (index, jnp.asarray(excluded[0])) if excluded else None
+    out = generate_fn(state, run.builder.history_before(r, p), children, leaf, exclusion)
     if constrained:
       assert_legal(out, children, leaf)  # the trie admits only real items: anything else is a bug
+    if excluded:  # the pruned trie admits no excluded item: anything else is a bug
+      got, banned = np.asarray(out.items), excluded[0]
+      leaked = [i for i in range(n) if np.isin(got[i], banned[i][banned[i] >= 0]).any()]
+      if leaked:
+        raise AssertionError(f"the search returned excluded items for user rows {r[leaked[:5]]}")
     items.append(np.asarray(out.items)[:n])
     scores.append(np.asarray(out.scores)[:n])
   return np.concatenate(items), np.concatenate(scores)
@@ -136,11 +151,20 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
   targets = run.data.items[rows, pos]
   k = max(config.ks)
   num_beams = max(config.num_beams, config.select_candidates) if config.select_by else config.num_beams
-  beam_items, beam_scores = recommend_batches(run, graphdef, state, rows, pos, num_beams, config.batch_size)
-  live = beam_scores > NEG_INF / 2
-  legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 1.0  # asserted 1.0 per batch
   window = config.exclude_window or run.model_config.short_len
   exclude = windows.excluded_items(run.data, rows, pos, config.exclude, window)
+  beam_items, beam_scores = recommend_batches(
+    run,
+    graphdef,
+    state,
+    rows,
+    pos,
+    num_beams,
+    config.batch_size,
+    exclude=exclude if config.exclude_in_search else None,
+  )
+  live = beam_scores > NEG_INF / 2
+  legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 1.0  # asserted 1.0 per batch
   ranked = dedupe_ranked(beam_items, k, exclude)
   beam_order = None
   if config.select_by:  # show the top K of the candidates by the reward model instead of beam order
@@ -161,6 +185,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     "split": config.split,
     "protocol": config.protocol,
     "exclude": config.exclude,
+    "exclude_in_search": config.exclude_in_search,
     "num_users": int(len(rows)),
     "model": ranking_metrics(ranked, targets, config.ks),
     "popularity": ranking_metrics(popular, targets, config.ks),

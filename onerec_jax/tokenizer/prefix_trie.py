@@ -125,3 +125,75 @@ def lookup_items(trie: PrefixTrie, sids: jax.Array) -> jax.Array:
   for t in range(trie.num_levels):
     node = step(trie.children, node, sids[..., t])
   return trie.item_at(node)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Excluding items per request (the HSTU protocol's history) inside the search.
+# ----------------------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class ExclusionIndex:
+  """What `dead_nodes` needs to prune a trie per request; a pytree (arrays are leaves).
+
+  Attributes:
+    paths: [num_items, L] int32 trie node of each item's sid at depths 1..L; a row of -1 for an item that
+      no leaf names (it shares its sid with a smaller item id, dedup='none'), whose exclusion prunes nothing.
+    leaves_below: [num_nodes] int32 item-naming leaves in each node's subtree (1 at a leaf).
+  """
+
+  paths: jax.Array
+  leaves_below: jax.Array
+
+
+def exclusion_index(trie: PrefixTrie, sids: Any) -> ExclusionIndex:
+  """Builds the ExclusionIndex of `trie` for the item sids it was built from (host-side numpy).
+
+  Args:
+    trie: the PrefixTrie of `sids`.
+    sids: [num_items, L] int sids; row i is item i.
+  """
+  sids = np.asarray(sids)
+  children, leaf_item = np.asarray(trie.children), np.asarray(trie.leaf_item)
+  n, num_levels = sids.shape
+  if num_levels != trie.num_levels:
+    raise ValueError(f'sids have {num_levels} tokens, the trie has {trie.num_levels} levels.')
+  if sids.min() < 0 or sids.max() >= children.shape[1]:
+    raise ValueError(f'sid tokens must lie in [0, {children.shape[1]}), got [{sids.min()}, {sids.max()}].')
+  paths = np.zeros((n, num_levels), np.int64)
+  node = np.zeros(n, np.int64)
+  for t in range(num_levels):
+    node = children[node, sids[:, t]]
+    if (node < 0).any():
+      raise ValueError(f'item {int(np.argmax(node < 0))} has a sid that is not in the trie.')
+    paths[:, t] = node
+  names_leaf = leaf_item[node] == np.arange(n)
+  leaves_below = np.zeros(children.shape[0], np.int64)
+  np.add.at(leaves_below, paths[names_leaf].reshape(-1), 1)
+  paths = np.where(names_leaf[:, None], paths, -1)
+  return ExclusionIndex(paths=jnp.asarray(paths, jnp.int32), leaves_below=jnp.asarray(leaves_below, jnp.int32))
+
+
+def dead_nodes(index: ExclusionIndex, excluded: jax.Array) -> jax.Array:
+  """Per request, the trie nodes every item below which is excluded (jit-friendly).
+
+  A constrained search that never enters a dead node only ever yields items that are not excluded, and
+  a prefix survives exactly when some item below it does.
+
+  Args:
+    index: from `exclusion_index`.
+    excluded: [b, E] int32 item ids per request, -1 padded; repeats are counted once.
+
+  Returns:
+    [b, num_nodes] bool.
+  """
+  excluded = jnp.sort(jnp.asarray(excluded, jnp.int32), axis=1)
+  repeat = jnp.concatenate([jnp.zeros_like(excluded[:, :1], bool), excluded[:, 1:] == excluded[:, :-1]], axis=1)
+  excluded = jnp.where(repeat, -1, excluded)
+  nodes = jnp.where((excluded >= 0)[..., None], index.paths[jnp.maximum(excluded, 0)], -1)  # [b, E, L]
+  b = excluded.shape[0]
+  counts = jnp.zeros((b, index.leaves_below.shape[0]), jnp.int32)
+  rows = jnp.broadcast_to(jnp.arange(b)[:, None, None], nodes.shape)
+  counts = counts.at[rows, jnp.maximum(nodes, 0)].add((nodes >= 0).astype(jnp.int32))
+  below = index.leaves_below[None, :]
+  return (below > 0) & (counts >= below)

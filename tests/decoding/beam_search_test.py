@@ -112,3 +112,40 @@ def test_free_beam_search_ranks_all_ids_and_labels_the_illegal_ones():
   for sid, item in zip(np.asarray(out.sids[0]), got_items):
     assert item == item_of.get(tuple(sid), -1)
   assert (got_items < 0).any() and (got_items >= 0).any()  # both kinds appear in this case
+
+
+def test_dead_nodes_keep_excluded_items_out_and_fill_the_beams():
+  """Pruning a request's excluded items inside the search: with beams covering every prefix it is the
+  full search with those items removed (same order, same scores), and the freed beams go to other items."""
+  from onerec_jax.tokenizer.prefix_trie import dead_nodes, exclusion_index
+  from onerec_jax.tokenizer.semantic_ids import SemanticIdTable
+
+  rng = np.random.default_rng(3)
+  v = 4
+  table = SemanticIdTable.from_codes(rng.integers(0, v, (30, 2)), dedup="extra_token", codebook_sizes=v)
+  trie = table.trie()
+  l, w = table.sids.shape[1], 64  # 64 beams cover every prefix of the 30 items: the search is exact
+  tables = [jnp.asarray(rng.normal(size=(97, trie.vocab_size)) * 2, jnp.float32) for _ in range(l)]
+  logits_fn = jax.jit(_fixed_logits(tables))
+  excluded = np.array([rng.permutation(30)[:12], np.full(12, -1)], np.int32)  # request 1 excludes nothing
+  search = dict(
+    batch_size=2,
+    num_levels=l,
+    trie_children=jnp.asarray(trie.children),
+    trie_leaf_item=jnp.asarray(trie.leaf_item),
+  )
+  dead = dead_nodes(exclusion_index(trie, table.sids), jnp.asarray(excluded))
+  pruned = beam_search(logits_fn, num_beams=w, dead_nodes=dead, **search)
+  full = beam_search(logits_fn, num_beams=w, **search)
+  for r in range(2):
+    items, scores = np.asarray(pruned.items[r]), np.asarray(pruned.scores[r])
+    live = scores > NEG_INF / 2
+    keep = ~np.isin(np.asarray(full.items[r]), excluded[r]) & (np.asarray(full.scores[r]) > NEG_INF / 2)
+    np.testing.assert_array_equal(items[live], np.asarray(full.items[r])[keep])
+    np.testing.assert_allclose(scores[live], np.asarray(full.scores[r])[keep], rtol=1e-6)
+    assert live.sum() == 30 - (excluded[r] >= 0).sum()
+  # A narrow beam: none of request 0's beams is spent on an excluded item.
+  narrow = beam_search(logits_fn, num_beams=8, dead_nodes=dead, **search)
+  assert not np.isin(np.asarray(narrow.items[0]), excluded[0]).any() and (np.asarray(narrow.items) >= 0).all()
+  with pytest.raises(ValueError, match="constrained"):
+    beam_search(logits_fn, num_beams=8, dead_nodes=dead, constrained=False, **search)

@@ -29,3 +29,44 @@ def test_exclude_window_is_validated():
     EvalConfig(exclude="none", exclude_window=200).validate()
   with pytest.raises(ValueError, match="exclude_window"):
     EvalConfig(exclude="window", exclude_window=-1).validate()
+
+
+def test_exclude_in_search_needs_something_to_exclude():
+  with pytest.raises(ValueError, match="exclude_in_search"):
+    EvalConfig(exclude="none", exclude_in_search=True).validate()
+  EvalConfig(exclude="all", exclude_in_search=True).validate()
+
+
+def test_generative_evaluation_excludes_history_inside_the_search():
+  """HSTU's rule in the beam search itself: with a beam over every item it ranks exactly as dropping
+  the history after the search; with a narrow beam every list still fills K and holds no history item."""
+  import dataclasses
+
+  import jax
+  import optax
+
+  from experiments import registry
+  from onerec_jax.evaluation.evaluator import evaluate_run, recommend_batches
+  from onerec_jax.sharding.rules import make_mesh, mesh_context
+  from onerec_jax.train.assembly import build_model, prepare
+  from onerec_jax.train.train_step import init_state
+
+  config = registry.get("quickstart_tiny")  # 60 items, histories of 8-16
+  config.eval = dataclasses.replace(config.eval, protocol="hstu", exclude="all", ks=(5, 10), num_beams=10)
+  run = prepare(config)
+  with mesh_context(make_mesh((1, 1, 1, 1), jax.devices()[:1])):
+    graphdef, state = init_state(build_model(run.model_config, 0), optax.sgd(0.1))
+  results = {}
+  for beams in (10, 64):  # 64 beams hold every prefix of the 60 items: the search is exact
+    for in_search in (False, True):
+      ev = dataclasses.replace(config.eval, num_beams=beams, exclude_in_search=in_search)
+      results[beams, in_search] = evaluate_run(run, graphdef, state, ev)
+  assert results[64, True]["model"] == results[64, False]["model"]
+  narrow, narrow_after = results[10, True], results[10, False]
+  assert narrow["filled_k_rate"] == 1.0 and narrow["exclude_in_search"]
+  assert narrow_after["filled_k_rate"] < 1.0  # 10 beams minus the history items cannot fill K = 10
+  rows, pos = np.arange(32), run.data.lengths[:32] - 1
+  history = excluded_items(run.data, rows, pos, "all", 0)
+  items, _ = recommend_batches(run, graphdef, state, rows, pos, 10, 16, exclude=history)
+  assert all(not np.isin(items[i], history[i][history[i] >= 0]).any() for i in range(32))
+  assert (items >= 0).all()

@@ -89,3 +89,43 @@ def test_trie_is_a_pytree():
   leaves, treedef = jax.tree_util.tree_flatten(trie)
   assert len(leaves) == 2
   assert jax.tree_util.tree_unflatten(treedef, leaves).num_levels == 2
+
+
+@pytest.mark.parametrize('dedup', ['extra_token', 'none'])
+def test_dead_nodes_match_brute_force(dedup):
+  """A node is dead for a request exactly when every item the trie can yield below it is excluded."""
+  table = _random_table(n=120, num_codes=3, seed=1, dedup=dedup)  # many shared prefixes, some dead
+  trie = table.trie()
+  index = prefix_trie.exclusion_index(trie, table.sids)
+  rng = np.random.default_rng(2)
+  excluded = rng.integers(-1, table.num_items, size=(4, 150)).astype(np.int32)  # repeats and -1 padding
+  excluded[0] = -1  # nothing excluded: nothing dead
+  excluded[1, :120] = np.arange(120)  # everything excluded: every node below the root dead
+  dead = np.asarray(jax.jit(prefix_trie.dead_nodes)(index, jnp.asarray(excluded)))
+  leaf_item, children = np.asarray(trie.leaf_item), np.asarray(trie.children)
+  # Brute force over prefixes: the items the trie yields (a leaf's item) below each prefix.
+  yielded = {}
+  for sid in table.sids:
+    node = 0
+    for t in range(len(sid)):
+      node = children[node, sid[t]]
+    for t in range(1, len(sid) + 1):
+      yielded.setdefault(tuple(sid[:t]), set()).add(int(leaf_item[node]))
+  for r in range(len(excluded)):
+    banned = set(excluded[r][excluded[r] >= 0].tolist())
+    for prefix, items in yielded.items():
+      node = 0
+      for token in prefix:
+        node = children[node, token]
+      assert dead[r, node] == items.issubset(banned), (r, prefix)
+  assert not dead[0].any() and dead[1, 1:].all()
+  assert 0 < dead[2:].sum() < dead[2:].size  # the random rows hit both cases
+
+
+def test_exclusion_index_rejects_sids_of_another_trie():
+  table = _random_table(n=50, num_codes=4)
+  part = PrefixTrie.build(table.sids[:10], max(table.vocab_sizes))
+  with pytest.raises(ValueError, match='not in the trie'):
+    prefix_trie.exclusion_index(part, table.sids)
+  with pytest.raises(ValueError, match='must lie in'):
+    prefix_trie.exclusion_index(table.trie(), table.sids + 100)
