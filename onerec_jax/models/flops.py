@@ -71,7 +71,9 @@ def onerec_forward_flops(config: ModelConfig, batch_size: int) -> dict[str, int]
   return parts
 
 
-def sasrec_forward_flops(config, batch_size: int, num_candidates: int) -> dict[str, int]:
+def sasrec_forward_flops(
+  config, batch_size: int, num_candidates: int, scored_positions: int | None = None
+) -> dict[str, int]:
   """Forward matmul FLOPs of SASRec on a batch of windows (onerec_jax.models.sasrec).
 
   Args:
@@ -79,11 +81,13 @@ def sasrec_forward_flops(config, batch_size: int, num_candidates: int) -> dict[s
     batch_size: windows per batch.
     num_candidates: items scored per position (1 positive + the sampled negatives; shared negatives
       are still a [positions, candidates] product).
+    scored_positions: positions the candidates are scored at (None = every one, b * t; fewer under
+      sasrec.target_capacity).
   """
   d, t, b = config.embed_dim, config.max_len, batch_size
   mlp = config.mlp_dim or d
   blocks = config.num_blocks * (b * t * 2 * 4 * d * d + _attention(b, t, t, d) + b * t * 2 * 2 * d * mlp)
-  scores = b * t * 2 * d * num_candidates
+  scores = (b * t if scored_positions is None else scored_positions) * 2 * d * num_candidates
   return {"blocks": blocks, "scores": scores, "total": blocks + scores}
 
 

@@ -11,6 +11,8 @@ nothing and computes exactly the loss of the full b * m rows.
 The selection is over the whole batch: on a mesh that shards the batch, XLA gathers the selected rows'
 encoder keys and values across devices, so the option is meant for single-device (CPU) runs, where
 the decoder's padding rows are the cost it removes (1.27x the training rate on Beauty, BENCHMARKS.md).
+SASRec's full softmax uses the same selection over its [b, t] positions (SasrecConfig.target_capacity),
+where the [positions, items] logits are the cost.
 """
 
 from __future__ import annotations

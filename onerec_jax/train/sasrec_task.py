@@ -24,22 +24,39 @@ from onerec_jax.input.datasets import load_sequences
 from onerec_jax.losses.sampled_softmax import full_softmax_loss, sample_negatives, sampled_softmax_loss
 from onerec_jax.models import flops
 from onerec_jax.models.sasrec import SASRec
+from onerec_jax.models.target_rows import decoded_rows, num_decoded_rows
 from onerec_jax.sharding.rules import replicated
 
 
 def sasrec_loss(
-  model: SASRec, batch: SasrecBatch, key: jax.Array, num_items: int, num_negatives: int, negatives_per: str
+  model: SASRec,
+  batch: SasrecBatch,
+  key: jax.Array,
+  num_items: int,
+  num_negatives: int,
+  negatives_per: str,
+  target_capacity: float = 0.0,
 ) -> tuple[jax.Array, dict]:
   """Sampled-softmax loss of a window batch (inputs, targets [b, t] int32, mask [b, t] bool), or the full
   softmax over the catalogue when `negatives_per == 'all'` (`num_negatives` unused).
 
-  `key` gives the negatives (fold 0) and the dropout masks (fold 1).
+  `key` gives the negatives (fold 0) and the dropout masks (fold 1). With `target_capacity` c > 0 (full
+  softmax only) the catalogue is scored at n = ceil(c * b * t) positions, the supervised ones first
+  (`target_rows.decoded_rows`): the [b, t, i] logits become [n, i]; supervised positions past n are
+  dropped and counted (`dropped_targets`); c = 1 gives the loss of every position.
   """
   b, t = batch.inputs.shape
   model.train()
   queries = model.encode(batch.inputs, nnx.Rngs(dropout=jax.random.fold_in(key, 1)))  # [b, t, d]
   if negatives_per == "all":
-    return full_softmax_loss(queries, model.item_vectors(jnp.arange(num_items)), batch.targets, batch.mask)
+    items = model.item_vectors(jnp.arange(num_items))
+    if not target_capacity:
+      return full_softmax_loss(queries, items, batch.targets, batch.mask)
+    rows, valid = decoded_rows(batch.mask, target_capacity)  # [n] into the b * t positions
+    packed = queries.reshape(b * t, -1)[rows][None]  # [1, n, d]
+    loss, metrics = full_softmax_loss(packed, items, batch.targets.reshape(-1)[rows][None], valid[None])
+    metrics["dropped_targets"] = (jnp.sum(batch.mask) - jnp.sum(valid)).astype(jnp.float32)
+    return loss, metrics
   shape = {"position": (b, t, num_negatives), "sequence": (b, num_negatives), "batch": (num_negatives,)}[negatives_per]
   negatives = sample_negatives(jax.random.fold_in(key, 0), num_items, shape)
   if negatives_per == "position":  # normalise the table once, then gather b x t x m rows of it
@@ -90,7 +107,7 @@ class SasrecTask:
   def loss(self, model, batch, step):
     s = self.model_config
     key = jax.random.fold_in(jax.random.key(self.config.train.seed, impl=s.rng_impl), step)
-    loss, metrics = sasrec_loss(model, batch, key, s.num_items, s.num_negatives, s.negatives_per)
+    loss, metrics = sasrec_loss(model, batch, key, s.num_items, s.num_negatives, s.negatives_per, s.target_capacity)
     return loss, metrics, {}
 
   def batch(self, indices):
@@ -128,7 +145,8 @@ class SasrecTask:
   def train_flops(self, batch_size: int) -> int:
     s = self.model_config
     candidates = s.num_items if s.negatives_per == "all" else 1 + s.num_negatives
-    return flops.train_flops(flops.sasrec_forward_flops(s, batch_size, candidates))
+    scored = num_decoded_rows(batch_size, s.max_len, s.target_capacity)
+    return flops.train_flops(flops.sasrec_forward_flops(s, batch_size, candidates, scored))
 
   def summary(self) -> dict:
     return {

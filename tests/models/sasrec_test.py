@@ -207,3 +207,43 @@ def test_train_step_loss_equals_the_loss_by_hand(negatives_per):
     queries, model.item_vectors(batch.targets), batch.targets, model.item_vectors(negatives), negatives, batch.mask
   )
   assert float(metrics["loss"]) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_full_softmax_target_capacity_scores_the_supervised_positions_first():
+  """Capacity 1 is the loss of every position; a capacity below the batch's fill scores the first
+  supervised positions in row order and counts the rest as dropped."""
+  from onerec_jax.train.sasrec_task import sasrec_loss
+
+  model = tiny_model(similarity="cosine")
+  rng = np.random.default_rng(3)
+  inputs = rng.integers(-1, 30, size=(4, 6)).astype(np.int32)
+  inputs[0, :4] = -1  # a short window: padding at its start
+  mask = inputs >= 0
+  batch = SasrecBatch(
+    inputs=jnp.asarray(inputs), targets=jnp.asarray(rng.integers(0, 30, size=(4, 6)), jnp.int32), mask=jnp.asarray(mask)
+  )
+  key = jax.random.key(0)
+  full, _ = sasrec_loss(model, batch, key, 30, 5, "all")
+  packed_all, m = sasrec_loss(model, batch, key, 30, 5, "all", target_capacity=1.0)
+  assert float(packed_all) == pytest.approx(float(full), rel=1e-6)
+  assert float(m["dropped_targets"]) == 0.0 and float(m["num_targets"]) == mask.sum()
+  # n = ceil(0.5 * 24) = 12 positions: the first 12 supervised ones in row order.
+  loss, m = sasrec_loss(model, batch, key, 30, 5, "all", target_capacity=0.5)
+  keep = np.zeros(mask.size, bool)
+  keep[np.flatnonzero(mask.reshape(-1))[:12]] = True
+  model.eval()  # dropout 0 either way; the reference below recomputes the queries
+  queries = model.encode(batch.inputs)
+  expected, _ = full_softmax_loss(
+    queries, model.item_vectors(jnp.arange(30)), batch.targets, jnp.asarray(keep.reshape(mask.shape))
+  )
+  assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+  assert float(m["dropped_targets"]) == mask.sum() - 12 and float(m["num_targets"]) == 12
+
+
+@pytest.mark.parametrize(
+  "kw, message",
+  [({"target_capacity": 1.5, "negatives_per": "all"}, "in \\[0, 1\\]"), ({"target_capacity": 0.5}, "full softmax")],
+)
+def test_target_capacity_is_validated(kw, message):
+  with pytest.raises(ValueError, match=message):
+    SasrecConfig(**kw).validate()
