@@ -293,8 +293,9 @@ def onerec_ml1m_ablations() -> Sweep:
   Measured 2026-12-02 (test, HSTU's 200-item window excluded, re-evaluated with
   --config.eval.exclude_window=200): short50_lifelong_last64 HR@10 0.1548 / NDCG@10 0.0812,
   short50_lifelong_hkmeans64 0.1561 / 0.0806 (equal), base 0.1568 / 0.0842; ids_collaborative 0.1927 /
-  0.1034 (+23%: the source of onerec_ml1m_headline); static_off 0.1598 / 0.0818 (neutral); short50 and
-  ids_aligned have not run.
+  0.1034 (+23%: the source of onerec_ml1m_headline); static_off 0.1598 / 0.0818 (neutral); ids_aligned
+  (2026-12-06, commit 9166472, 35 min) 0.1525 / 0.0833 (-3% / -1%: aligning the text to the
+  collaborative vectors keeps the text's IDs' quality); short50 has not run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
       --data_dir=../shared/data
