@@ -133,7 +133,7 @@ def sasrec_ml1m_negatives() -> Sweep:
   HR@50 0.4321, HR@200 0.6606 (the per-sequence run at its step 2,500 of 6,000: 0.1977 / 0.1090; per
   position at step 500: valid HR@10 0.0604 against 0.0341 per sequence). `full_softmax_6000` is the full
   softmax over the registered 6,000 steps with `sasrec.target_capacity=0.7` (1.21x the step rate, no
-  target dropped on ML-1M; ~2 h alone); `per_position` has not run.
+  target dropped on ML-1M; ~2.5 h alone); `per_position` has not run.
 
     python -m experiments.sweep --sweep=sasrec_ml1m_negatives --workdir=~/runs/sasrec_negatives \
         --data_dir=../shared/data

@@ -219,6 +219,7 @@ def test_full_softmax_target_capacity_scores_the_supervised_positions_first():
   inputs = rng.integers(-1, 30, size=(4, 6)).astype(np.int32)
   inputs[0, :4] = -1  # a short window: padding at its start
   mask = inputs >= 0
+  assert mask.sum() > 12  # so that capacity 0.5 (12 positions) drops some
   batch = SasrecBatch(
     inputs=jnp.asarray(inputs), targets=jnp.asarray(rng.integers(0, 30, size=(4, 6)), jnp.int32), mask=jnp.asarray(mask)
   )
