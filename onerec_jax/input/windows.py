@@ -6,7 +6,9 @@ item at position end - t + 1 + j and its input history is columns <= j. Training
 training target (positions min_history .. len - 3, i.e. before the validation item) exactly once: the
 window ending at `end` supervises the targets in (end - stride, end]. stride = t cuts a history into
 non-overlapping chunks (SASRec); stride = 1 gives one window per target with its full t-item history
-(TIGER's sliding window). Shape legend: m windows, b batch, t window length.
+(TIGER's sliding window). `latest_only` keeps one window per user, the one ending at the last training
+target (HSTU's training set: one sequence per user, its most recent items; older targets unused).
+Shape legend: m windows, b batch, t window length.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from onerec_jax.input.sequences import SequenceDataset
 
 
 def train_windows(
-  data: SequenceDataset, max_len: int, stride: int, min_history: int = 1
+  data: SequenceDataset, max_len: int, stride: int, min_history: int = 1, latest_only: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
   """(rows [m] int32, ends [m] int32) of the training windows, in (user, end) order.
 
@@ -26,6 +28,7 @@ def train_windows(
     max_len: window length t.
     stride: 1 <= stride <= t; see the module docstring.
     min_history: fewest items before a supervised target (>= 1).
+    latest_only: at most one window per user, the latest (see the module docstring).
   """
   if not 1 <= stride <= max_len:
     raise ValueError(f"window stride must be in [1, max_len={max_len}], got {stride}")
@@ -34,6 +37,8 @@ def train_windows(
   last = data.lengths.astype(np.int64) - 3  # last training target position
   span = np.maximum(last - min_history + 1, 0)  # supervised targets per user
   counts = -(-span // stride)  # ceil
+  if latest_only:
+    counts = np.minimum(counts, 1)
   rows = np.repeat(np.arange(data.num_users, dtype=np.int32), counts)
   k = np.arange(rows.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
   ends = (last[rows] - k * stride).astype(np.int32)

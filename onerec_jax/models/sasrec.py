@@ -43,6 +43,12 @@ class SasrecConfig:
   # (onerec_jax.models.target_rows); 0 = every position. Padding fills ~43% of ML-1M's windows of 200.
   target_capacity: float = 0.0
   window_stride: int = 0  # training-window stride (onerec_jax.input.windows); 0 = max_len (non-overlapping)
+  # 'all': windows cover every training target once; 'latest': one window per user, its most recent (HSTU's
+  # training set: one sequence per user, older targets unused)
+  train_windows: str = "all"
+  # Item-table init stddev; 0 = 1/sqrt(embed_dim) (unit-variance inputs after the sqrt(d) scale). HSTU's
+  # SASRec draws 0.02 (inputs of stddev 0.14, the scale of its position embeddings).
+  embed_init_std: float = 0.0
   rng_impl: str = "threefry2x32"  # PRNG of dropout and negatives: 'threefry2x32' | 'rbg' | 'unsafe_rbg'
 
   def validate(self) -> "SasrecConfig":
@@ -60,6 +66,10 @@ class SasrecConfig:
       raise ValueError(
         f"sasrec.window_stride={self.window_stride} must be in [0 (= max_len), sasrec.max_len={self.max_len}]"
       )
+    if self.train_windows not in ("all", "latest"):
+      raise ValueError(f"sasrec.train_windows must be 'all' or 'latest', got {self.train_windows!r}")
+    if self.embed_init_std < 0:
+      raise ValueError(f"sasrec.embed_init_std must be >= 0 (0 = 1/sqrt(embed_dim)), got {self.embed_init_std}")
     if self.num_negatives < 1:
       raise ValueError(f"sasrec.num_negatives must be >= 1, got {self.num_negatives}")
     if self.negatives_per not in ("position", "sequence", "batch", "all"):
@@ -113,7 +123,8 @@ class SASRec(nnx.Module):
     self.config = config
     d = config.embed_dim
     init = nnx.initializers.normal(stddev=1.0 / math.sqrt(d))
-    self.item_embed = nnx.Embed(config.num_items + 1, d, embedding_init=init, rngs=rngs)  # row 0 = padding
+    item_init = nnx.initializers.normal(stddev=config.embed_init_std) if config.embed_init_std else init
+    self.item_embed = nnx.Embed(config.num_items + 1, d, embedding_init=item_init, rngs=rngs)  # row 0 = padding
     self.pos_embed = nnx.Embed(config.max_len, d, embedding_init=init, rngs=rngs)
     self.blocks = nnx.List([SelfAttentionBlock(config, rngs=rngs) for _ in range(config.num_blocks)])
     self.final_norm = nnx.LayerNorm(d, epsilon=1e-8, rngs=rngs)

@@ -13,7 +13,8 @@ class TrainConfig:
   grad_accum_steps: int = 1  # micro-batches per step (gradients averaged; batch_size must divide)
   num_steps: int = 1000  # optimiser steps
   learning_rate: float = 3e-3  # peak learning rate (AdamW)
-  warmup_steps: int = 100  # linear warm-up steps, then cosine decay to 10% of the peak
+  warmup_steps: int = 100  # linear warm-up steps (0 = none), then the schedule
+  lr_schedule: str = "cosine"  # after warm-up: 'cosine' decay to 10% of the peak at num_steps | 'constant' (HSTU)
   weight_decay: float = 0.01  # AdamW decoupled weight decay
   grad_clip_norm: float = 1.0  # global gradient-norm clip (0 = off)
   ema_decay: float = 0.0  # > 0: evaluate a moving average of the parameters with this decay (param_ema; 0 = off)
@@ -40,6 +41,10 @@ class TrainConfig:
       raise ValueError(f"train.num_steps must be >= 0, got {self.num_steps}")
     if self.learning_rate <= 0:
       raise ValueError(f"train.learning_rate must be positive, got {self.learning_rate}")
+    if self.warmup_steps < 0:
+      raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
+    if self.lr_schedule not in ("cosine", "constant"):
+      raise ValueError(f"train.lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
     if not 0.0 <= self.ema_decay < 1.0:
       raise ValueError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
     if self.loss_reduction not in ("sum", "mean"):

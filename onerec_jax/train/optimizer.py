@@ -1,4 +1,4 @@
-"""The optimiser: AdamW with warm-up + cosine decay and global-norm clipping (Optax), skipping updates
+"""The optimiser: AdamW with warm-up + cosine decay (or a constant rate) and global-norm clipping (Optax), skipping updates
 whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps failing), and
 optionally a moving average of the parameters that evaluation uses (onerec_jax.train.param_ema)."""
 
@@ -12,7 +12,12 @@ from onerec_jax.train.param_ema import param_ema
 
 
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
-  """Linear warm-up to the peak, then cosine decay to 10% of it at num_steps."""
+  """Linear warm-up to the peak, then cosine decay to 10% of it at num_steps ('cosine'), or the peak held
+  ('constant', HSTU's recipe; no warm-up when warmup_steps is 0)."""
+  if config.lr_schedule == "constant":
+    if not config.warmup_steps:
+      return optax.constant_schedule(config.learning_rate)
+    return optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
   return optax.warmup_cosine_decay_schedule(
     init_value=0.0,
     peak_value=config.learning_rate,

@@ -95,9 +95,12 @@ class SasrecTask:
     s = config.sasrec
     self.model_config = dataclasses.replace(s, num_items=self.data.num_items)
     self.stride = s.window_stride or s.max_len
-    self.rows, self.ends = windows.train_windows(self.data, s.max_len, self.stride, config.data.min_history)
+    self.rows, self.ends = windows.train_windows(
+      self.data, s.max_len, self.stride, config.data.min_history, latest_only=s.train_windows == "latest"
+    )
     self.num_examples = len(self.rows)
-    self.example_unit = f"windows of {s.max_len} (stride {self.stride})"
+    latest = ", the latest per user" if s.train_windows == "latest" else ""
+    self.example_unit = f"windows of {s.max_len} (stride {self.stride}{latest})"
     self._score_fn = None
 
   def build_model(self):
