@@ -59,6 +59,15 @@ def test_every_training_target_supervised_exactly_once(t, stride, min_history):
   assert (b["inputs"][b["mask"]] == tgt[b["mask"]] - 1).all()
 
 
+def test_latest_only_keeps_each_users_last_window():
+  data = toy((9, 3, 6, 4))
+  rows, ends = windows.train_windows(data, 3, 3, latest_only=True)
+  np.testing.assert_array_equal(rows, [0, 2, 3])  # user 1 has no training target
+  np.testing.assert_array_equal(ends, [6, 3, 1])  # each user's last training target (length - 3)
+  got, _ = supervised(data, rows, ends, 3, 3)
+  assert got == [4, 5, 6, 21, 22, 23, 31]  # the targets of the latest windows only
+
+
 def test_history_windows_and_exclusion_lists():
   data = toy()
   np.testing.assert_array_equal(windows.history_windows(data, [0, 1], [6, 2], 4), [[2, 3, 4, 5], [-1, -1, 10, 11]])

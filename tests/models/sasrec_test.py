@@ -243,8 +243,37 @@ def test_full_softmax_target_capacity_scores_the_supervised_positions_first():
 
 @pytest.mark.parametrize(
   "kw, message",
-  [({"target_capacity": 1.5, "negatives_per": "all"}, "in \\[0, 1\\]"), ({"target_capacity": 0.5}, "full softmax")],
+  [
+    ({"target_capacity": 1.5, "negatives_per": "all"}, "in \\[0, 1\\]"),
+    ({"target_capacity": 0.5}, "full softmax"),
+    ({"train_windows": "first"}, "'all' or 'latest'"),
+    ({"embed_init_std": -0.1}, "embed_init_std"),
+  ],
 )
-def test_target_capacity_is_validated(kw, message):
+def test_config_is_validated(kw, message):
   with pytest.raises(ValueError, match=message):
     SasrecConfig(**kw).validate()
+
+
+@pytest.mark.parametrize("std", [0.0, 0.02])
+def test_item_table_init_scale(std):
+  model = SASRec(SasrecConfig(num_items=4000, embed_dim=16, embed_init_std=std), rngs=nnx.Rngs(0))
+  model_std = float(jnp.std(model.item_embed.embedding[...]))
+  assert model_std == pytest.approx(std or 1 / np.sqrt(16), rel=0.05)
+  assert float(jnp.std(model.pos_embed.embedding[...])) == pytest.approx(1 / np.sqrt(16), rel=0.2)
+
+
+def test_hstu_recipe_sweep_trains_one_latest_window_per_user():
+  from experiments.registry import get_sweep
+  from onerec_jax.train.sasrec_task import SasrecTask
+
+  sweep = get_sweep("sasrec_ml1m_hstu_recipe")
+  overrides = sweep.runs["per_sequence"]
+  config = build_config("sasrec_tiny", overrides)
+  assert config.sasrec.train_windows == "latest" and config.train.lr_schedule == "constant"
+  task = SasrecTask(config, None)
+  every = SasrecTask(build_config("sasrec_tiny"), None)
+  assert task.num_examples == len(np.unique(task.rows)) < every.num_examples
+  # The one window of a user is the latest of all of that user's windows.
+  for r in np.unique(task.rows)[:5]:
+    assert task.ends[task.rows == r][0] == every.ends[every.rows == r].max()

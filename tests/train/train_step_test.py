@@ -49,3 +49,26 @@ def test_accumulated_step_equals_the_whole_batch_step(k):
 def test_a_batch_that_does_not_split_is_named():
   with pytest.raises(ValueError, match="grad_accum_steps=5 must be >= 1 and divide"):
     TrainConfig(batch_size=12, grad_accum_steps=5).validate()
+
+
+@pytest.mark.parametrize(
+  "kw, want",
+  [
+    ({"lr_schedule": "constant", "warmup_steps": 0}, [0.05, 0.05, 0.05, 0.05]),
+    ({"lr_schedule": "constant", "warmup_steps": 2}, [0.0, 0.025, 0.05, 0.05]),
+  ],
+)
+def test_constant_learning_rate_schedule(kw, want):
+  from onerec_jax.train.optimizer import learning_rate_schedule
+
+  schedule = learning_rate_schedule(TrainConfig(num_steps=10, learning_rate=0.05, **kw))
+  np.testing.assert_allclose([float(schedule(s)) for s in (0, 1, 2, 9)], want, rtol=1e-6)
+  cosine = learning_rate_schedule(TrainConfig(num_steps=10, learning_rate=0.05, warmup_steps=2))
+  assert float(cosine(9)) < 0.05
+
+
+def test_schedule_is_validated():
+  with pytest.raises(ValueError, match="lr_schedule"):
+    TrainConfig(lr_schedule="linear").validate()
+  with pytest.raises(ValueError, match="warmup_steps"):
+    TrainConfig(warmup_steps=-1).validate()
