@@ -199,6 +199,8 @@ def sasrec_ml1m_hstu_recipe() -> Sweep:
       "per_position": _HSTU_RECIPE + ("sasrec.negatives_per=position", "train.num_steps=4766"),
       "full_softmax": _HSTU_RECIPE + ("sasrec.negatives_per=all", "sasrec.target_capacity=0.7", "train.num_steps=4000"),
       "per_sequence": _HSTU_RECIPE + ("train.num_steps=4766",),
+      # The registered recipe with only the item table's init changed (every window, cosine schedule).
+      "init_only": ("sasrec.embed_init_std=0.02", "train.checkpoint_every=500"),
     },
     metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"),
   )
