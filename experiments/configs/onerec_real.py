@@ -353,9 +353,9 @@ def onerec_ml1m_headline() -> Sweep:
       # as this row, so its learning rate stepped from 0.80x to 0.72x of the peak there.
       "ids_collaborative_5k": collaborative
       + ("train.num_steps=5000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
-      # 10,000 steps (28 epochs), evaluated every 2,000 with the step picked on valid HR@10. Started
-      # 2026-12-06 and stopped at step 300: 0.87-0.89 steps/s beside a SASRec run (the trainer's ETA 3 h), more
-      # than the session had left; not yet measured.
+      # 10,000 steps (28 epochs), evaluated every 2,000 with the step picked on valid HR@10. Not yet measured:
+      # on 2026-12-06 it ran 1.58 steps/s alone on a 2-core machine with a 454 GFLOP/s matmul peak (0.87
+      # beside a SASRec run), ~1 h 45 min of training plus five evaluations: ~2 h, more than was left.
       "ids_collaborative_10k": collaborative
       + ("train.num_steps=10000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
       # 16,000 steps (45 epochs) as onerec_ml1m_long, evaluated every 2,000 with the step picked on valid.
