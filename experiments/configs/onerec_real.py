@@ -229,7 +229,7 @@ def onerec_beauty_headline() -> Sweep:
   0.0312 ± 0.0014), report_design_10k 0.0529 / 0.0283, long_bf16 0.0566 / 0.0318 at its picked step 4,000
   (valid Recall@10 peaks there and falls by step 10,000: it overfits); ema_0999 (2026-12-06, commit f41a76a,
   46 min shared) 0.0578 / 0.0316 and ids_aligned (same commit, 48 min shared) 0.0582 / 0.0313, both level
-  with the seeds' mean; the rest not.
+  with the seeds' mean; constant_lr (commit 03b3e03, 18 min) 0.0553 / 0.0303, no gain; the rest not.
   The mean and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
