@@ -155,8 +155,8 @@ def sasrec_tiny() -> ExperimentConfig:
 def sasrec_ml1m_negatives() -> Sweep:
   """From the recipe registered until 2026-12-06 (`_PER_SEQUENCE_RECIPE`: 128 negatives per sequence, 80% of
   the published HR@10); HSTU samples 128 per position, and the full softmax over the 3,706 items samples
-  nothing. The gap turned out to be the item table's init, not the negatives (sasrec_ml1m_hstu_recipe). Both cost ~2.2-2.6x a
-  per-sequence step on this CPU (train_bench, shared machine: 1.19 / 2.59 / 3.15 s per step), so each
+  nothing. The gap turned out to be the item table's init, not the negatives (sasrec_ml1m_hstu_recipe).
+  Both cost ~2.2-2.6x a per-sequence step on this CPU (train_bench, shared machine: 1.19 / 2.59 / 3.15 s per step), so each
   row is a ~4 h run here; the best valid NDCG@10 checkpoint is the one tested. Measured:
   `full_softmax_2500` (2026-12-06, commit bd81595, 76 min alone): test HR@10 0.2010, NDCG@10 0.1114,
   HR@50 0.4321, HR@200 0.6606 (the per-sequence run at its step 2,500 of 6,000: 0.1977 / 0.1090; per
@@ -194,8 +194,8 @@ def sasrec_ml1m_negatives() -> Sweep:
 
 
 # HSTU's SASRec recipe (generative-recommenders, configs/ml-1m/sasrec-sampled-softmax-n128-final.gin and its
-# trainer) where it differs from `_PER_SEQUENCE_RECIPE`: one training sequence per user (its latest 200 items; 66% of
-# the training targets), item table drawn at stddev 0.02 (ours: 1/sqrt(d) = 0.14, so Adam's steps move it
+# trainer) where it differs from `_PER_SEQUENCE_RECIPE`: one training sequence per user (its latest 200
+# items; 66% of the training targets), item table drawn at stddev 0.02 (ours: 1/sqrt(d) = 0.14, so Adam's steps move it
 # 7x less relative to its size), a constant learning rate with no warm-up and no gradient clipping, 101
 # epochs (47 steps each at batch 128: 4,766 steps). Kept from our protocol: the validation item is held out
 # (HSTU trains on it and reports its last epoch on the test item) and the tie order of ML-1M's timestamps is

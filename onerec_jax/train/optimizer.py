@@ -1,6 +1,6 @@
-"""The optimiser: AdamW with warm-up + cosine decay (or a constant rate) and global-norm clipping (Optax), skipping updates
-whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps failing), and
-optionally a moving average of the parameters that evaluation uses (onerec_jax.train.param_ema)."""
+"""The optimiser: AdamW with warm-up + cosine decay (or a constant rate) and global-norm clipping (Optax),
+skipping updates whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps
+failing), and optionally a moving average of the parameters that evaluation uses (onerec_jax.train.param_ema)."""
 
 from __future__ import annotations
 
