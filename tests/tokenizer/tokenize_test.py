@@ -75,6 +75,8 @@ def test_writes_json_with_all_keys_and_tables_load(tokenized):
   assert np.load(os.path.join(out, 'rq_kmeans', 'codebooks.npy')).shape == (3, 16, 16)
   rq_vae.load_rq_vae(os.path.join(out, 'rq_vae', 'model.npz'))
   assert 'heldout_next_hit@10' in saved['probe'] and len(saved['sids_of']['3']) == 4
+  # The recorded config names the vectors that were quantised (it once kept the default, 'side').
+  assert saved['vectors'] == 'aligned' and saved['config']['item_vectors'] == 'aligned'
 
 
 def test_encode_with_saved_tokenizer_and_dim_mismatch(tokenized, tmp_path):
@@ -112,3 +114,5 @@ def test_bad_inputs(tmp_path, tokenized):
     tokenize.run('synthetic', '', str(tmp_path / 'o'), 'rq_kmeans', 'nope.npy', _TINY)
   with pytest.raises(ValueError, match='unknown config field'):
     tokenize.run('synthetic', '', str(tmp_path / 'o'), 'rq_kmeans', 'side', ['--config.codebook_sise=4'])
+  with pytest.raises(ValueError, match='contradicts --vectors=side'):
+    tokenize.run('synthetic', '', str(tmp_path / 'o'), 'rq_kmeans', 'side', ['--config.item_vectors=content'])
