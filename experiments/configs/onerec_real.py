@@ -360,6 +360,13 @@ def onerec_ml1m_headline() -> Sweep:
       # beside a SASRec run), ~1 h 45 min of training plus five evaluations: ~2 h, more than was left.
       "ids_collaborative_10k": collaborative
       + ("train.num_steps=10000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
+      # OneRec V1's balanced k-means over the same vectors, at the registered 4,000 steps (compare with
+      # ids_collaborative). Plain k-means puts up to 64 movies under one 3-level prefix (11.2% of items
+      # collide; the 4th token, which carries no meaning, tells them apart); balanced: at most 7 (8.6%),
+      # level entropy 7.999 bits against 7.46 / 7.17 / 6.77 (`python -m experiments.tokenize
+      # --dataset=ml1m --data_dir=../shared/data --out=/tmp/tok --method=rq_kmeans --vectors=collaborative
+      # --noprobe --config.balanced=true`, 2026-12-06, 18 s). Not yet run.
+      "ids_collaborative_balanced": collaborative + ("tokenizer.balanced=true",),
       # 16,000 steps (45 epochs) as onerec_ml1m_long, evaluated every 2,000 with the step picked on valid.
       "ids_collaborative_long": collaborative
       + ("train.num_steps=16000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
