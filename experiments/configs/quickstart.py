@@ -98,6 +98,33 @@ def quickstart_tiny_widths() -> Sweep:
   )
 
 
+@register_sweep(
+  "quickstart_pathways",
+  "quickstart with each encoder pathway off in turn (the simulator is the one dataset that feeds all four)",
+)
+def quickstart_pathways() -> Sweep:
+  """The encoder pathway ablation (PAPER.md section 2): the registered quickstart (static + short 20 +
+  positive 32 + lifelong 64 through the QFormer) against each pathway off: the static token replaced by a
+  learned start token, no positive-feedback pathway, no lifelong pathway. The short pathway cannot be off
+  (it is the recent history every design needs), so its row cuts it to the last item. A second seed of the
+  full model gives the size of the noise. Not yet measured.
+
+    python -m experiments.sweep --sweep=quickstart_pathways --workdir=~/runs/pathways
+  """
+  return Sweep(
+    experiment="quickstart",
+    runs={
+      "all": (),
+      "all_seed1": ("train.seed=1",),
+      "static_off": ("model.static_pathway=off",),
+      "positive_off": ("model.positive_len=0",),
+      "lifelong_off": ("model.lifelong_len=0",),
+      "short_1": ("model.short_len=1",),
+    },
+    metrics=("recall@10", "ndcg@10", "heldout_loss/per_token"),
+  )
+
+
 @register(
   "scaling_synthetic",
   "The scaling sweeps' base: dense 2+2 layers on a 50k-user simulated world (1,000 steps, no epoch)",
