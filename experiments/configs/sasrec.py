@@ -4,7 +4,8 @@ Runbook (2 CPU cores; measured figures in experiments/results/sasrec.md and BENC
   python -m experiments.train --experiment=sasrec_ml1m --workdir=/tmp/sasrec_ml1m --data_dir=../shared/data
     HSTU protocol: ML-1M leave-one-out, history <= 200, full-corpus ranking with the input-window items
     excluded; published SASRec HR@10 0.2853, NDCG@10 0.1603 (HSTU paper, sampled softmax, 128 negatives).
-    Measured (older trainer, same recipe, per-sequence negatives): test HR@10 0.2272, NDCG@10 0.1258.
+    Measured with HSTU's training recipe and the full softmax (2026-12-06, commit f41e935): test HR@10
+    0.2770, NDCG@10 0.1564 (97% / 98%); the recipe before (per-sequence negatives): 0.2272 / 0.1258.
   python -m experiments.train --experiment=sasrec_beauty --workdir=/tmp/sasrec_beauty --data_dir=../shared/data
     TIGER protocol: Amazon Beauty leave-one-out, history <= 20, sliding-window training (one window per
     target), full-catalogue ranking, history not excluded; SASRec as reported by TIGER: Recall@10 0.0605,
@@ -130,7 +131,11 @@ def sasrec_beauty() -> ExperimentConfig:
 @register("sasrec_tiny", "Seconds-long sibling of the sasrec_* family for tests: a tiny simulated world")
 def sasrec_tiny() -> ExperimentConfig:
   """Hand-written, not `tiny(...)`: its parents train on real data, and the tests need a world that
-  ships with the code (the tiny simulator), which the tiny transform does not swap in for real datasets."""
+  ships with the code (the tiny simulator), which the tiny transform does not swap in for real datasets.
+  A plumbing config (4 steps) for the engine tests: no quality claim.
+
+  python -m experiments.train --experiment=sasrec_tiny --workdir=/tmp/sasrec_tiny
+  """
   return ExperimentConfig(
     family="sasrec",
     data=DataConfig(
