@@ -127,7 +127,10 @@ def quickstart_pathways() -> Sweep:
   positive 32 + lifelong 64 through the QFormer) against each pathway off: the static token replaced by a
   learned start token, no positive-feedback pathway, no lifelong pathway. The short pathway cannot be off
   (it is the recent history every design needs), so its row cuts it to the last item. A second seed of the
-  full model gives the size of the noise. Not yet measured.
+  full model gives the size of the noise. Measured 2026-12-06 (commit bc3992a; test Recall@10 / NDCG@10 /
+  held-out loss): all 0.1787 / 0.0869 / 1.3873, all_seed1 0.1817 / 0.0887 / 1.3806, static_off 0.1833 /
+  0.0898 / 1.3808, positive_off 0.1900 / 0.0925 / 1.3794, lifelong_off 0.1890 / 0.0924 / 1.3815, short_1
+  0.1727 / 0.0832 / 1.3939: only the short pathway carries signal on this world (BENCHMARKS.md).
 
     python -m experiments.sweep --sweep=quickstart_pathways --workdir=~/runs/pathways
   """
