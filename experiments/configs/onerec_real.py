@@ -307,7 +307,8 @@ def onerec_ml1m_ablations() -> Sweep:
   short50_lifelong_hkmeans64 0.1561 / 0.0806 (equal), base 0.1568 / 0.0842; ids_collaborative 0.1927 /
   0.1034 (+23%: the source of onerec_ml1m_headline); static_off 0.1598 / 0.0818 (neutral); ids_aligned
   (2026-12-06, commit 9166472, 35 min) 0.1525 / 0.0833 (-3% / -1%: aligning the text to the
-  collaborative vectors keeps the text's IDs' quality); short50 has not run.
+  collaborative vectors keeps the text's IDs' quality); short50 (2026-12-06, commit bc3992a, 11 min shared)
+  0.1485 / 0.0768: the lifelong pathway adds 4-5% beside the 50-item window.
 
   python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
       --data_dir=../shared/data
