@@ -22,6 +22,7 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     4,000 steps = 11.4 epochs, 78 min wall, commit ad9ad08): test HR@10 0.2396, NDCG@10 0.1312, HR@50
     0.4834, HR@200 0.6967 (most-popular HR@10 0.0339): short of SASRec (84% / 82%; BENCHMARKS.md). With
     the text IDs (the recipe until 2026-12-03, `--config.tokenizer.item_vectors=content`): 0.2065 / 0.1131.
+    At 10,000 steps (onerec_ml1m_headline, row ids_collaborative_10k, 2026-12-06): 0.2598 / 0.1442 (91% / 90%).
 Both train with the multi-target design (model.targets_per_window: a causal encoder over the history
 window, one encoder pass for m targets); `--config.model.targets_per_window=0` is the report's design (one
 encoder pass per target). `onerec_beauty_tiny` / `onerec_ml1m_tiny` are minutes-long siblings on the same
@@ -119,7 +120,9 @@ def onerec_ml1m() -> ExperimentConfig:
   movie text (titles, genres): 0.2065 / 0.1131 (commit 403122a, experiments/results/onerec_ml1m_metrics.json);
   semantic IDs from collaborative vectors were +23% at 1,500 steps (onerec_ml1m_ablations) and +16% at
   4,000 (ML-1M has ~270 interactions per item and little text). On a 5,000-step schedule (the
-  `ids_collaborative_5k` row, 2026-12-03): 0.2475 / 0.1364 (87% / 85%).
+  `ids_collaborative_5k` row, 2026-12-03): 0.2475 / 0.1364 (87% / 85%); on a 10,000-step schedule (the
+  `ids_collaborative_10k` row, 2026-12-06, 131 min, 28 epochs): 0.2598 / 0.1442 (91% / 90%; our own SASRec
+  0.2770 / 0.1564; metrics JSON experiments/results/onerec_ml1m_collaborative_10k_metrics.json).
 
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
   """
@@ -348,6 +351,8 @@ def onerec_ml1m_headline() -> Sweep:
   since 2026-12-03 this is onerec_ml1m's registered recipe (the rows still name the vectors, so that they
   read the same whatever the parent holds). ids_collaborative_5k (2026-12-03, 132 min shared, resumed at step
   2,000 from a 6,000-step schedule): test HR@10 0.2475, NDCG@10 0.1364, HR@50 0.4990, HR@200 0.7028 (87% / 85%);
+  ids_collaborative_10k (2026-12-06, commit 4533861, 131 min, ~45 of them shared): 0.2598 / 0.1442 / 0.5149 /
+  0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_balanced and
   ids_collaborative_long not yet run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_headline --workdir=~/runs/ml1m_headline \
@@ -365,9 +370,9 @@ def onerec_ml1m_headline() -> Sweep:
       # as this row, so its learning rate stepped from 0.80x to 0.72x of the peak there.
       "ids_collaborative_5k": collaborative
       + ("train.num_steps=5000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
-      # 10,000 steps (28 epochs), evaluated every 2,000 with the step picked on valid HR@10. Not yet measured:
-      # on 2026-12-06 it ran 1.58 steps/s alone on a 2-core machine with a 454 GFLOP/s matmul peak (0.87
-      # beside a SASRec run), ~1 h 45 min of training plus five evaluations: ~2 h, more than was left.
+      # 10,000 steps (28 epochs), evaluated every 2,000 with the step picked on valid HR@10. Measured
+      # 2026-12-06: 1.55-1.68 steps/s alone on a 2-core machine (0.8 beside another run), 131 min in all:
+      # test HR@10 0.2598 / NDCG@10 0.1442 at step 10,000 (the step valid picked).
       "ids_collaborative_10k": collaborative
       + ("train.num_steps=10000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
       # OneRec V1's balanced k-means over the same vectors, at the registered 4,000 steps (compare with
