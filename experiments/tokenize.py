@@ -69,16 +69,16 @@ def run(
   from onerec_jax.tokenizer import build, collaborative
   from onerec_jax.tokenizer.config import TokenizerConfig
 
-  config = apply_overrides(TokenizerConfig(), overrides).validate()
-  if config.item_vectors != TokenizerConfig().item_vectors and config.item_vectors != vectors:
+  # --vectors is what this command quantises, so the recorded config names it (a file of vectors is named by
+  # the result's top-level `vectors` note instead); an override that says otherwise is a contradiction.
+  named = vectors in build.VECTOR_KINDS
+  config = apply_overrides(TokenizerConfig(item_vectors=vectors) if named else TokenizerConfig(), overrides)
+  if named and config.item_vectors != vectors:
     raise ValueError(
       f"--config.item_vectors={config.item_vectors} contradicts --vectors={vectors}: this command quantises "
       "--vectors; drop the override"
     )
-  if vectors in build.VECTOR_KINDS:
-    # --vectors is what this command quantises: the recorded config says so (a file of vectors is named
-    # by the result's top-level `vectors` note instead).
-    config.item_vectors = vectors
+  config.validate()
   data_config = DataConfig(dataset=dataset, data_dir=data_dir)
   data_config.validate()
   loaded = load_dataset(data_config)

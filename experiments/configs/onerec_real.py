@@ -168,9 +168,10 @@ def onerec_ml1m_tiny() -> ExperimentConfig:
   """`tiny(onerec_ml1m())`: the parent's protocol, exclusion and design at the tiny widths; 3,000 steps,
   every user, and the parent's beam of 256 (the tiny transform's narrow beam cannot fill the lists once
   the 200-item window is excluded: at 100 steps and its beam 1.4% of the lists were full). Measured
-  2026-12-06 (commit bc3992a with these settings as overrides, 86 s on 2 cores beside a training run): test HR@10 0.0914 / NDCG@10 0.0451 / HR@200 0.5273
-  against most-popular's 0.0339 / 0.0165 / 0.3253 (6,040 users; lists filled for 89%). At the 100 steps
-  and beam it had before: 0.0040 against 0.0300 (500 users).
+  2026-12-06 (commit bc3992a with these settings as overrides, 86 s on 2 cores beside a training run):
+  test HR@10 0.0914 / NDCG@10 0.0451 / HR@200 0.5273 against most-popular's 0.0339 / 0.0165 / 0.3253
+  (6,040 users; lists filled for 89%). At the 100 steps and beam it had before: 0.0040 against 0.0300
+  (500 users).
 
   python -m experiments.train --experiment=onerec_ml1m_tiny --workdir=/tmp/om_tiny --data_dir=../shared/data
   """

@@ -34,7 +34,8 @@ def ecpo_synthetic() -> ExperimentConfig:
   Measured 2026-12-02 (BENCHMARKS.md): the true engagement of the top 10 5.682 -> 7.107 (+25%) with
   Recall@10 0.1787 -> 0.1313; the trade-off rows (rl_weight, steps) are in the module docstring.
 
-  python -m experiments.train --experiment=ecpo_synthetic --workdir=/tmp/ecpo --config.rl.init_from=/tmp/onerec_quickstart
+  python -m experiments.train --experiment=ecpo_synthetic --workdir=/tmp/ecpo \\
+      --config.rl.init_from=/tmp/onerec_quickstart
   """
   base = quickstart()
   return ExperimentConfig(
@@ -56,7 +57,7 @@ def ecpo_synthetic_tiny() -> ExperimentConfig:
   tokenizer and model are that run's (the tiny transform would give the tiny widths of the quickstart
   model, a different network). A plumbing config for the tests: no quality claim.
 
-  python -m experiments.train --experiment=ecpo_synthetic_tiny --workdir=/tmp/ecpo_tiny \
+  python -m experiments.train --experiment=ecpo_synthetic_tiny --workdir=/tmp/ecpo_tiny \\
       --config.rl.init_from=/tmp/qs_tiny
   """
   base = quickstart_tiny()

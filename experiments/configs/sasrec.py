@@ -161,8 +161,8 @@ def sasrec_ml1m_negatives() -> Sweep:
   """From the recipe registered until 2026-12-06 (`_PER_SEQUENCE_RECIPE`: 128 negatives per sequence, 80% of
   the published HR@10); HSTU samples 128 per position, and the full softmax over the 3,706 items samples
   nothing. The gap turned out to be the item table's init, not the negatives (sasrec_ml1m_hstu_recipe).
-  Both cost ~2.2-2.6x a per-sequence step on this CPU (train_bench, shared machine: 1.19 / 2.59 / 3.15 s per step), so each
-  row is a ~4 h run here; the best valid NDCG@10 checkpoint is the one tested. Measured:
+  Both cost ~2.2-2.6x a per-sequence step on this CPU (train_bench, shared machine: 1.19 / 2.59 / 3.15 s
+  per step), so each row is a ~4 h run here; the best valid NDCG@10 checkpoint is the one tested. Measured:
   `full_softmax_2500` (2026-12-06, commit bd81595, 76 min alone): test HR@10 0.2010, NDCG@10 0.1114,
   HR@50 0.4321, HR@200 0.6606 (the per-sequence run at its step 2,500 of 6,000: 0.1977 / 0.1090; per
   position at step 500: valid HR@10 0.0604 against 0.0341 per sequence). `full_softmax_6000` is the full
