@@ -1,16 +1,14 @@
 r"""The preference reward model (P-Score, PAPER.md section 6) on KuaiRand and on the simulator.
 
-Runbook (2 CPU cores):
+Runbook (2 CPU cores; each config's docstring holds its measured result):
   python -m experiments.train --experiment=reward_kuairand --workdir=/tmp/reward_kuairand --data_dir=../shared/data
     KuaiRand-Pure slice (2022-04-25 .. 05-08, 228k exposures): train on the days before 05-07, select on
     05-07, report on 05-08. Objectives: is_click, long_view, is_like, is_follow, is_comment, is_forward,
     is_hate; preference = long view, like, follow, comment or forward, and no hate. AUC and GAUC per
-    objective beside the item-rate baseline. Measured 2026-12-02 (2,000 steps, 5 min): test preference
-    AUC 0.7024 / GAUC 0.6405 against item rates' 0.6750 / 0.6171 (BENCHMARKS.md, every objective).
+    objective beside the item-rate baseline.
   python -m experiments.train --experiment=reward_synthetic --workdir=/tmp/reward_synthetic
     The quickstart's simulated world; objectives long_view and like; the last tenth of each user's
-    impressions is test, the tenth before valid. Measured 2026-12-02 (1,500 steps, 86 s): test preference
-    AUC 0.8305 / GAUC 0.7401 against item rates' 0.7439 / 0.6874.
+    impressions is test, the tenth before valid.
 `reward_kuairand_tiny` / `reward_synthetic_tiny` are the seconds-long siblings the tests run.
 """
 
