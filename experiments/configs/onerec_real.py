@@ -353,8 +353,9 @@ def onerec_ml1m_headline() -> Sweep:
   read the same whatever the parent holds). ids_collaborative_5k (2026-12-03, 132 min shared, resumed at step
   2,000 from a 6,000-step schedule): test HR@10 0.2475, NDCG@10 0.1364, HR@50 0.4990, HR@200 0.7028 (87% / 85%);
   ids_collaborative_10k (2026-12-06, commit 4533861, 131 min, ~45 of them shared): 0.2598 / 0.1442 / 0.5149 /
-  0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_balanced and
-  ids_collaborative_long not yet run.
+  0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_balanced,
+  ids_collaborative_long and ids_collaborative_wsd_40k (114 epochs on a warm-up-stable-decay schedule, the
+  length the +5% per doubling of epochs asks for; several sessions) not yet run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_headline --workdir=~/runs/ml1m_headline \
       --data_dir=../shared/data
@@ -386,6 +387,20 @@ def onerec_ml1m_headline() -> Sweep:
       # 16,000 steps (45 epochs) as onerec_ml1m_long, evaluated every 2,000 with the step picked on valid.
       "ids_collaborative_long": collaborative
       + ("train.num_steps=16000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
+      # 40,000 steps (114 epochs, about what SASRec's curve and +5% per doubling of epochs ask for) on a
+      # warm-up-stable-decay schedule: the peak rate held to step 36,000, then a linear decay over the last
+      # 4,000. ~7.5 h alone on 2 cores, so it runs over several sessions (checkpoints every 500 steps, the
+      # sweep resumes it); evaluated every 4,000 steps. A stable-phase checkpoint can be decayed on its own to
+      # read off a shorter schedule's result: copy the run folder and train it with
+      # --config.train.num_steps=STEP+4000 (experiments.train; the schedule's length may change on resume).
+      "ids_collaborative_wsd_40k": collaborative
+      + (
+        "train.num_steps=40000",
+        "train.lr_schedule=wsd",
+        "train.decay_steps=4000",
+        "eval.eval_every=4000",
+        "eval.select_metric=hr@10",
+      ),
     },
     metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"),
   )

@@ -14,7 +14,12 @@ class TrainConfig:
   num_steps: int = 1000  # optimiser steps
   learning_rate: float = 3e-3  # peak learning rate (AdamW)
   warmup_steps: int = 100  # linear warm-up steps (0 = none), then the schedule
-  lr_schedule: str = "cosine"  # after warm-up: 'cosine' decay to 10% of the peak at num_steps | 'constant' (HSTU)
+  # After warm-up: 'cosine' decay to 10% of the peak at num_steps | 'constant' (HSTU) | 'wsd' (warm-up, stable,
+  # decay: the peak held until num_steps - decay_steps, then linear decay to 10% of it at num_steps; a run
+  # resumed from a checkpoint of its stable phase with a larger num_steps continues the same schedule, so a
+  # long run can be extended session by session)
+  lr_schedule: str = "cosine"
+  decay_steps: int = 0  # 'wsd': the steps of the final decay (0 with any other schedule)
   weight_decay: float = 0.01  # AdamW decoupled weight decay
   grad_clip_norm: float = 1.0  # global gradient-norm clip (0 = off)
   ema_decay: float = 0.0  # > 0: evaluate a moving average of the parameters with this decay (param_ema; 0 = off)
@@ -43,8 +48,17 @@ class TrainConfig:
       raise ValueError(f"train.learning_rate must be positive, got {self.learning_rate}")
     if self.warmup_steps < 0:
       raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
-    if self.lr_schedule not in ("cosine", "constant"):
-      raise ValueError(f"train.lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+    if self.lr_schedule not in ("cosine", "constant", "wsd"):
+      raise ValueError(f"train.lr_schedule must be 'cosine', 'constant' or 'wsd', got {self.lr_schedule!r}")
+    if self.lr_schedule == "wsd" and not 0 < self.decay_steps <= self.num_steps - self.warmup_steps:
+      raise ValueError(
+        f"train.lr_schedule='wsd' needs 0 < train.decay_steps <= num_steps - warmup_steps ="
+        f" {self.num_steps - self.warmup_steps}, got {self.decay_steps}"
+      )
+    if self.lr_schedule != "wsd" and self.decay_steps:
+      raise ValueError(
+        f"train.decay_steps={self.decay_steps} is only read by lr_schedule='wsd' (got {self.lr_schedule!r})"
+      )
     if not 0.0 <= self.ema_decay < 1.0:
       raise ValueError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
     if self.loss_reduction not in ("sum", "mean"):

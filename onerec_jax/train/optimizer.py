@@ -1,6 +1,7 @@
-"""The optimiser: AdamW with warm-up + cosine decay (or a constant rate) and global-norm clipping (Optax),
-skipping updates whose gradients are not finite (optax.apply_if_finite; the engine stops a run that keeps
-failing), and optionally a moving average of the parameters that evaluation uses (onerec_jax.train.param_ema)."""
+"""The optimiser: AdamW with warm-up + cosine decay (or a constant rate, or warm-up-stable-decay) and
+global-norm clipping (Optax), skipping updates whose gradients are not finite (optax.apply_if_finite; the
+engine stops a run that keeps failing), and optionally a moving average of the parameters that evaluation
+uses (onerec_jax.train.param_ema)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,18 @@ from onerec_jax.train.param_ema import param_ema
 
 
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
-  """Linear warm-up to the peak, then cosine decay to 10% of it at num_steps ('cosine'), or the peak held
-  ('constant', HSTU's recipe; no warm-up when warmup_steps is 0)."""
-  if config.lr_schedule == "constant":
+  """Linear warm-up to the peak, then cosine decay to 10% of it at num_steps ('cosine'), the peak held
+  ('constant', HSTU's recipe; no warm-up when warmup_steps is 0), or the peak held until num_steps -
+  decay_steps and then a linear decay to 10% of it at num_steps ('wsd': warm-up, stable, decay)."""
+  if config.lr_schedule in ("constant", "wsd"):
     if not config.warmup_steps:
-      return optax.constant_schedule(config.learning_rate)
-    return optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
+      schedule = optax.constant_schedule(config.learning_rate)
+    else:
+      schedule = optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
+    if config.lr_schedule == "constant":
+      return schedule
+    decay = optax.linear_schedule(config.learning_rate, 0.1 * config.learning_rate, config.decay_steps)
+    return optax.join_schedules([schedule, decay], [config.num_steps - config.decay_steps])
   return optax.warmup_cosine_decay_schedule(
     init_value=0.0,
     peak_value=config.learning_rate,

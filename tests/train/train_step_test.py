@@ -1,5 +1,7 @@
 """Gradient accumulation: k micro-batches give the update of the whole batch (a mean loss, no dropout)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,7 +69,26 @@ def test_constant_learning_rate_schedule(kw, want):
   assert float(cosine(9)) < 0.05
 
 
+def test_wsd_schedule_holds_the_peak_then_decays_and_extends():
+  from onerec_jax.train.optimizer import learning_rate_schedule
+
+  config = TrainConfig(num_steps=10, learning_rate=0.05, warmup_steps=2, lr_schedule="wsd", decay_steps=4)
+  schedule = learning_rate_schedule(config)
+  got = [float(schedule(s)) for s in (0, 1, 2, 5, 6, 8, 10, 12)]
+  np.testing.assert_allclose(got, [0.0, 0.025, 0.05, 0.05, 0.05, 0.0275, 0.005, 0.005], rtol=1e-6)
+  # A longer run's stable phase is the same schedule: resuming at step 5 with num_steps=20 continues it.
+  longer = learning_rate_schedule(dataclasses.replace(config, num_steps=20))
+  np.testing.assert_allclose([float(longer(s)) for s in range(6)], got[:2] + [0.05] * 4, rtol=1e-6)
+  assert float(longer(14)) == pytest.approx(0.05) and float(longer(20)) == pytest.approx(0.005)
+
+
 def test_schedule_is_validated():
+  with pytest.raises(ValueError, match="decay_steps <= num_steps - warmup_steps = 8, got 9"):
+    TrainConfig(num_steps=10, warmup_steps=2, lr_schedule="wsd", decay_steps=9).validate()
+  with pytest.raises(ValueError, match="needs 0 < train.decay_steps"):
+    TrainConfig(num_steps=10, lr_schedule="wsd").validate()
+  with pytest.raises(ValueError, match="decay_steps=5 is only read by lr_schedule='wsd'"):
+    TrainConfig(num_steps=10, decay_steps=5).validate()
   with pytest.raises(ValueError, match="lr_schedule"):
     TrainConfig(lr_schedule="linear").validate()
   with pytest.raises(ValueError, match="warmup_steps"):
