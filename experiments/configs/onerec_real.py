@@ -23,6 +23,7 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     0.4834, HR@200 0.6967 (most-popular HR@10 0.0339): short of SASRec (84% / 82%; BENCHMARKS.md). With
     the text IDs (the recipe until 2026-12-03, `--config.tokenizer.item_vectors=content`): 0.2065 / 0.1131.
     At 10,000 steps (onerec_ml1m_headline, row ids_collaborative_10k, 2026-12-06): 0.2598 / 0.1442 (91% / 90%).
+    At 16,000 steps (row ids_collaborative_long, 2026-12-06): 0.2687 / 0.1486 (94% / 93%).
 Both train with the multi-target design (model.targets_per_window: a causal encoder over the history
 window, one encoder pass for m targets); `--config.model.targets_per_window=0` is the report's design (one
 encoder pass per target). `onerec_beauty_tiny` / `onerec_ml1m_tiny` are minutes-long siblings on the same
@@ -122,7 +123,9 @@ def onerec_ml1m() -> ExperimentConfig:
   4,000 (ML-1M has ~270 interactions per item and little text). On a 5,000-step schedule (the
   `ids_collaborative_5k` row, 2026-12-03): 0.2475 / 0.1364 (87% / 85%); on a 10,000-step schedule (the
   `ids_collaborative_10k` row, 2026-12-06, 131 min, 28 epochs): 0.2598 / 0.1442 (91% / 90%; our own SASRec
-  0.2770 / 0.1564; metrics JSON experiments/results/onerec_ml1m_collaborative_10k_metrics.json).
+  0.2770 / 0.1564; metrics JSON experiments/results/onerec_ml1m_collaborative_10k_metrics.json); on a
+  16,000-step schedule (`ids_collaborative_long`, 2026-12-06, 45 epochs): 0.2687 / 0.1486 (94% / 93%; metrics JSON
+  experiments/results/onerec_ml1m_collaborative_long_metrics.json).
 
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
   """
@@ -152,7 +155,8 @@ def onerec_ml1m_long() -> ExperimentConfig:
   2026-12-03), so it resumes across sessions. The reported step is the one with the best valid HR@10
   (eval.select_metric). Not yet measured to its end: with the text IDs (the parent's recipe until
   2026-12-03) it was started 2026-12-02 (commit bdca657) and paused at step 2,000 (test HR@10 0.1788
-  there); with collaborative IDs it is the `ids_collaborative_long` row of onerec_ml1m_headline.
+  there); with collaborative IDs it is the `ids_collaborative_long` row of onerec_ml1m_headline,
+  measured 2026-12-06 (commit a0519f5, about 3 h 20 min): test HR@10 / NDCG@10 0.2687 / 0.1486 (94% / 93%).
 
   python -m experiments.train --experiment=onerec_ml1m_long --workdir=~/runs/onerec_ml1m_long \
       --data_dir=../shared/data
@@ -353,8 +357,10 @@ def onerec_ml1m_headline() -> Sweep:
   read the same whatever the parent holds). ids_collaborative_5k (2026-12-03, 132 min shared, resumed at step
   2,000 from a 6,000-step schedule): test HR@10 0.2475, NDCG@10 0.1364, HR@50 0.4990, HR@200 0.7028 (87% / 85%);
   ids_collaborative_10k (2026-12-06, commit 4533861, 131 min, ~45 of them shared): 0.2598 / 0.1442 / 0.5149 /
-  0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_balanced,
-  ids_collaborative_long and ids_collaborative_wsd_40k (114 epochs on a warm-up-stable-decay schedule, the
+  0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_long
+  (2026-12-06, commit a0519f5, 16,000 steps, 45 epochs, about 3 h 20 min): 0.2687 / 0.1486 / 0.5255 / 0.7199
+  (94% / 93%; the step valid picked: 16,000); ids_collaborative_balanced and
+  ids_collaborative_wsd_40k (114 epochs on a warm-up-stable-decay schedule, the
   length the +5% per doubling of epochs asks for; several sessions) not yet run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_headline --workdir=~/runs/ml1m_headline \
@@ -385,6 +391,7 @@ def onerec_ml1m_headline() -> Sweep:
       # --noprobe --config.balanced=true`, 2026-12-06, 18 s). Not yet run.
       "ids_collaborative_balanced": collaborative + ("tokenizer.balanced=true",),
       # 16,000 steps (45 epochs) as onerec_ml1m_long, evaluated every 2,000 with the step picked on valid.
+      # Measured 2026-12-06: test HR@10 / NDCG@10 0.2687 / 0.1486 (94% / 93%) at step 16,000.
       "ids_collaborative_long": collaborative
       + ("train.num_steps=16000", "eval.eval_every=2000", "eval.select_metric=hr@10"),
       # 40,000 steps (114 epochs, about what SASRec's curve and +5% per doubling of epochs ask for) on a
