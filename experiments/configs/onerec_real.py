@@ -153,10 +153,10 @@ def onerec_ml1m_long() -> ExperimentConfig:
   """The longer variant beside onerec_ml1m: the 4,000-step run (11 epochs) ended with its train loss still
   falling, where our SASRec trains 89 epochs; ~5 h with both cores to itself (1.15 s per step,
   2026-12-03), so it resumes across sessions. The reported step is the one with the best valid HR@10
-  (eval.select_metric). Not yet measured to its end: with the text IDs (the parent's recipe until
+  (eval.select_metric). With the text IDs (not measured to its end) (the parent's recipe until
   2026-12-03) it was started 2026-12-02 (commit bdca657) and paused at step 2,000 (test HR@10 0.1788
-  there); with collaborative IDs it is the `ids_collaborative_long` row of onerec_ml1m_headline,
-  measured 2026-12-06 (commit a0519f5, about 3 h 20 min): test HR@10 / NDCG@10 0.2687 / 0.1486 (94% / 93%).
+  there). With collaborative IDs it is the `ids_collaborative_long` row of onerec_ml1m_headline,
+  measured 2026-12-06 (commit a0519f5, about 3 h 25 min): test HR@10 / NDCG@10 0.2687 / 0.1486 (94% / 93%).
 
   python -m experiments.train --experiment=onerec_ml1m_long --workdir=~/runs/onerec_ml1m_long \
       --data_dir=../shared/data
@@ -358,7 +358,7 @@ def onerec_ml1m_headline() -> Sweep:
   2,000 from a 6,000-step schedule): test HR@10 0.2475, NDCG@10 0.1364, HR@50 0.4990, HR@200 0.7028 (87% / 85%);
   ids_collaborative_10k (2026-12-06, commit 4533861, 131 min, ~45 of them shared): 0.2598 / 0.1442 / 0.5149 /
   0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_long
-  (2026-12-06, commit a0519f5, 16,000 steps, 45 epochs, about 3 h 20 min): 0.2687 / 0.1486 / 0.5255 / 0.7199
+  (2026-12-06, commit a0519f5, 16,000 steps, 45 epochs, about 3 h 25 min): 0.2687 / 0.1486 / 0.5255 / 0.7199
   (94% / 93%; the step valid picked: 16,000); ids_collaborative_balanced and
   ids_collaborative_wsd_40k (114 epochs on a warm-up-stable-decay schedule, the
   length the +5% per doubling of epochs asks for; several sessions) not yet run.
