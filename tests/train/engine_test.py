@@ -2,6 +2,7 @@
 resumes exactly and is evaluated with selection on valid, through the same `train_and_evaluate`."""
 
 import json
+import logging
 import os
 
 import jax
@@ -181,7 +182,7 @@ def test_repeated_nonfinite_steps_stop_the_run_with_a_clear_error(tmp_path):
     ToyTask.nan_from = ToyTask.nan_to = -1
 
 
-def test_resuming_under_another_state_defining_config_is_refused(tmp_path):
+def test_resuming_under_another_state_defining_config_is_refused(tmp_path, caplog):
   workdir = str(tmp_path / "run")
   train_and_evaluate(_config(3), workdir)  # checkpoint at step 3
   changed = _config(6)
@@ -192,4 +193,7 @@ def test_resuming_under_another_state_defining_config_is_refused(tmp_path):
   # The schedule's length, evaluation and paths may change: the run resumes and goes on.
   longer = _config(6)
   longer.eval.eval_every, longer.data.data_dir = 2, "/elsewhere"
-  assert train_and_evaluate(longer, workdir)["train"]["resumed_from"] == 3
+  with caplog.at_level(logging.WARNING):
+    assert train_and_evaluate(longer, workdir)["train"]["resumed_from"] == 3
+  # ... but a cosine schedule of another length changes the rate at the checkpoint: that is said.
+  assert any("the learning rate at step 3 was" in r.getMessage() for r in caplog.records)

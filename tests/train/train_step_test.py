@@ -82,6 +82,21 @@ def test_wsd_schedule_holds_the_peak_then_decays_and_extends():
   assert float(longer(14)) == pytest.approx(0.05) and float(longer(20)) == pytest.approx(0.005)
 
 
+
+def test_a_resume_that_makes_the_learning_rate_jump_is_named():
+  from onerec_jax.train.checkpointing import learning_rate_jump
+
+  wsd = TrainConfig(num_steps=10, learning_rate=0.05, warmup_steps=2, lr_schedule="wsd", decay_steps=4)
+  longer = dataclasses.replace(wsd, num_steps=20)
+  assert learning_rate_jump(wsd, wsd, 8) is None  # the same run resumed
+  assert learning_rate_jump(wsd, longer, 6) is None  # extended from the stable phase (the decay starts at 6)
+  # Extended from the decay phase: the rate goes back up from 0.0275 to the peak.
+  message = learning_rate_jump(wsd, longer, 8)
+  assert message and "at step 8 was 0.0275" in message and "is 0.05 now" in message and "num_steps=20" in message
+  cosine = TrainConfig(num_steps=10, learning_rate=0.05, warmup_steps=2)
+  assert learning_rate_jump(cosine, dataclasses.replace(cosine, num_steps=20), 1) is None  # in warm-up
+  assert "lr_schedule='cosine'" in learning_rate_jump(cosine, dataclasses.replace(cosine, num_steps=20), 5)
+
 def test_schedule_is_validated():
   with pytest.raises(ValueError, match="decay_steps <= num_steps - warmup_steps = 8, got 9"):
     TrainConfig(num_steps=10, warmup_steps=2, lr_schedule="wsd", decay_steps=9).validate()
