@@ -339,6 +339,14 @@ def onerec_ml1m_ablations() -> Sweep:
       # vectors (and content aligned to them) may carry more than the movie titles and genres.
       "ids_collaborative": ("tokenizer.item_vectors=collaborative",),
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
+      # Width: the collaborative-ID row at Beauty's width (d 128, 4 heads of 32, feed-forward 512) against
+      # ids_collaborative at d 64: whether the 0.8M-parameter model, not the epochs, limits ML-1M.
+      "ids_collaborative_d128": (
+        "tokenizer.item_vectors=collaborative",
+        "model.d_model=128",
+        "model.num_heads=4",
+        "model.ffn_dim=512",
+      ),
     },
     metrics=("hr@10", "ndcg@10", "hr@50", "hr@200"),
   )
