@@ -317,7 +317,8 @@ def onerec_ml1m_ablations() -> Sweep:
   0.1034 (+23%: the source of onerec_ml1m_headline); static_off 0.1598 / 0.0818 (neutral); ids_aligned
   (2026-12-06, commit 9166472, 35 min) 0.1525 / 0.0833 (-3% / -1%: aligning the text to the
   collaborative vectors keeps the text's IDs' quality); short50 (2026-12-06, commit bc3992a, 11 min shared)
-  0.1485 / 0.0768: the lifelong pathway adds 4-5% beside the 50-item window.
+  0.1485 / 0.0768: the lifelong pathway adds 4-5% beside the 50-item window. ids_collaborative_d128 (Beauty's
+  width on the collaborative-ID row): not yet run.
 
   python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
       --data_dir=../shared/data

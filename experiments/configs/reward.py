@@ -76,7 +76,8 @@ def reward_synthetic() -> ExperimentConfig:
 @register("reward_synthetic_tiny", "Seconds-long sibling of reward_synthetic (the tiny transform; 40 steps)")
 def reward_synthetic_tiny() -> ExperimentConfig:
   """`tiny(reward_synthetic())` (the tiny world and widths; it cannot drift from its parent), 40 steps of
-  32 so that the test's it-learned assertion (AUC above the item rates) holds.
+  32 so that the test's it-learned assertion (AUC above the item rates) holds. A test config: no quality
+  claim beyond that assertion (tests/train/reward_test.py).
 
   python -m experiments.train --experiment=reward_synthetic_tiny --workdir=/tmp/rs_tiny
   """

@@ -75,7 +75,10 @@ def ecpo_synthetic_tiny() -> ExperimentConfig:
 @register_sweep("ecpo_synthetic_study", "ECPO on the simulator: group size, early clip vs GRPO, P-Score vs oracle")
 def ecpo_synthetic_study() -> Sweep:
   """The issue-11 rows, each a run of ecpo_synthetic from the same supervised run (give it on the command
-  line; the P-Score rows also need a reward_synthetic run):
+  line; the P-Score rows also need a reward_synthetic run). Measured 2026-12-02 (BENCHMARKS.md, table
+  experiments/results/ecpo_synthetic_study.json; true engagement of the top 10 / Recall@10 against the
+  supervised checkpoint's 5.682 / 0.1787): ecpo_g32 7.107 (+25.1%) / 0.1313 (-26.5%); ecpo_g32_w015_s400
+  6.313 (+11.1%) / 0.1737 (-2.8%), the issue's bar; ecpo_g32_w01_s800 6.154 (+8.3%) / 0.1787 (0.0%):
 
     python -m experiments.sweep --sweep=ecpo_synthetic_study --workdir=~/runs/ecpo_study \\
         --config.rl.init_from=/tmp/onerec_quickstart --config.rl.reward_from=/tmp/reward_synthetic
