@@ -213,7 +213,10 @@ def onerec_beauty_ablations() -> Sweep:
       "static_off": ("model.static_pathway=off",),  # no user-id token: a learned start token
       # Memorisation: the encoder without raw item-id embeddings (semantic IDs, category, author
       # only, as TIGER), and stronger dropout.
-      "no_item_id": ("model.use_item_id_embedding=false",),
+      # The encoder without raw item-id embeddings (semantic IDs, category, author only, as TIGER): the
+      # user-id token's removal was +18%, so a second memorising table may cost too (with the token it did
+      # not help: -9% at 2,000 steps, onerec_beauty_ablations). Capacity 0.65 as ema_0999.
+      "no_item_id": ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
       "dropout_03": ("model.dropout_rate=0.3",),
       # The regularisers together, from the best single row (static_off).
       "static_off_no_item_id": ("model.static_pathway=off", "model.use_item_id_embedding=false"),
@@ -268,7 +271,10 @@ def onerec_beauty_headline() -> Sweep:
       "seed_1": ("train.seed=1",),
       "seed_2": ("train.seed=2",),
       "tiger_size": tiger_size,
-      "no_item_id": ("model.use_item_id_embedding=false",),
+      # The encoder without raw item-id embeddings (semantic IDs, category, author only, as TIGER): the
+      # user-id token's removal was +18%, so a second memorising table may cost too (with the token it did
+      # not help: -9% at 2,000 steps, onerec_beauty_ablations). Capacity 0.65 as ema_0999.
+      "no_item_id": ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
       # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
       # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which
