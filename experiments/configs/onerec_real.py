@@ -325,7 +325,8 @@ def onerec_ml1m_ablations() -> Sweep:
   (2026-12-06, commit 9166472, 35 min) 0.1525 / 0.0833 (-3% / -1%: aligning the text to the
   collaborative vectors keeps the text's IDs' quality); short50 (2026-12-06, commit bc3992a, 11 min shared)
   0.1485 / 0.0768: the lifelong pathway adds 4-5% beside the 50-item window. ids_collaborative_d128 (Beauty's
-  width on the collaborative-ID row): not yet run.
+  width on the collaborative-ID row): not yet run (started 2026-12-06 and stopped after compiling: beside two
+  other runs it would have taken over 2 h).
 
   python -m experiments.sweep --sweep=onerec_ml1m_ablations --workdir=~/runs/ml1m_ablations \
       --data_dir=../shared/data
@@ -348,7 +349,8 @@ def onerec_ml1m_ablations() -> Sweep:
       "ids_collaborative": ("tokenizer.item_vectors=collaborative",),
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
       # Width: the collaborative-ID row at Beauty's width (d 128, 4 heads of 32, feed-forward 512) against
-      # ids_collaborative at d 64: whether the 0.8M-parameter model, not the epochs, limits ML-1M.
+      # ids_collaborative at d 64: whether the 0.8M-parameter model, not the epochs, limits ML-1M. 3.4x the
+      # model FLOP per step (1.12e11 against 3.29e10): ~50 min alone on 2 cores for its 1,500 steps.
       "ids_collaborative_d128": (
         "tokenizer.item_vectors=collaborative",
         "model.d_model=128",
