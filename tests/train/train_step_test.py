@@ -82,7 +82,6 @@ def test_wsd_schedule_holds_the_peak_then_decays_and_extends():
   assert float(longer(14)) == pytest.approx(0.05) and float(longer(20)) == pytest.approx(0.005)
 
 
-
 def test_a_resume_that_makes_the_learning_rate_jump_is_named():
   from onerec_jax.train.checkpointing import learning_rate_jump
 
@@ -96,6 +95,7 @@ def test_a_resume_that_makes_the_learning_rate_jump_is_named():
   cosine = TrainConfig(num_steps=10, learning_rate=0.05, warmup_steps=2)
   assert learning_rate_jump(cosine, dataclasses.replace(cosine, num_steps=20), 1) is None  # in warm-up
   assert "lr_schedule='cosine'" in learning_rate_jump(cosine, dataclasses.replace(cosine, num_steps=20), 5)
+
 
 def test_schedule_is_validated():
   with pytest.raises(ValueError, match="decay_steps <= num_steps - warmup_steps = 8, got 9"):
