@@ -6,13 +6,13 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     full-catalogue ranking by beam search, history not excluded. Semantic IDs: RQ-Kmeans 3 x 256 + one
     disambiguation token over all-MiniLM-L6-v2 embeddings of the item text (needs the `tokenizer-text`
     extra; any other category: --config.data.dataset=amazon_<category>, the recipe unchanged).
-    No user-id token (static pathway off: the per-user table is what the model memorised), 4,000 steps.
-    Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-02 (2 cores, 4,000 steps = 19.1
-    epochs of windows, 115 min wall shared with other work, commit a55be40): test Recall@10 0.0554, NDCG@10
-    0.0299, Recall@5 0.0357, NDCG@5 0.0236 (most-popular 0.0114); over seeds 0-2 0.0579 ± 0.0023 / 0.0312 ±
-    0.0014, short of TIGER (89% / 81%). At 2,000
-    steps 0.0527 / 0.0265; with the user-id token (onerec_beauty_user_token, 2,000 steps) 0.0445 / 0.0217,
-    and longer schedules gave no more with it (BENCHMARKS.md).
+    No user-id token and no raw item-id table (static pathway off, model.use_item_id_embedding=false: the
+    id tables are what the model memorised), 4,000 steps. Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384.
+    Measured 2026-12-06 (2 cores, 4,000 steps = 19.1 epochs of windows, 35-40 min wall per seed beside
+    another run, commits b58905a / 09a1a34): test Recall@10 / NDCG@10 over seeds 0-2 0.0641 ± 0.0011 /
+    0.0341 ± 0.0005 (99% / 89% of TIGER; Recall@5 0.0406, NDCG@5 0.0266; most-popular Recall@10 0.0114).
+    With the item-id table (the recipe until 2026-12-06): 0.0579 ± 0.0023 / 0.0312 ± 0.0014 (89% / 81%);
+    with the user-id token as well (onerec_beauty_user_token, 2,000 steps) 0.0445 / 0.0217 (BENCHMARKS.md).
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
     HSTU protocol: ML-1M leave-one-out, history <= 200, the items of that input window excluded from the
     ranking (as HSTU's code and our SASRec; the beam of 256 is wide enough to fill K after exclusion for
@@ -68,16 +68,22 @@ def _beauty(static_pathway: str, num_steps: int) -> ExperimentConfig:
 def onerec_beauty() -> ExperimentConfig:
   """The static pathway is off (a learned start token instead of the user id: Amazon has no user
   features, and a per-user table of 22,363 rows, each trained on ~5 targets, is what the model memorised),
-  4,000 steps (19.1 epochs of windows). Measured 2026-12-02 (commit a55be40, 115 min wall on 2 cores shared
-  with other work, ~22 min of it paused, evaluated every 1,000 steps):
-  test Recall@10 0.0554, NDCG@10 0.0299, Recall@5 0.0357, NDCG@5 0.0236 (TIGER: 0.0648 / 0.0384); seeds 1
-  and 2 (onerec_beauty_headline) 0.0600 / 0.0327 and 0.0583 / 0.0311, so over three seeds 0.0579 ± 0.0023 /
-  0.0312 ± 0.0014 (89% / 81% of TIGER); at 2,000 steps (the `static_off` row of onerec_beauty_ablations)
-  0.0527 / 0.0265.
+  and since 2026-12-06 no raw item-id embeddings either: items enter the encoder as their semantic IDs,
+  category and author only, as TIGER (a 12,101-row id table, ~16 targets per row, memorised too). Only the
+  rows that hold targets are decoded (model.target_capacity 0.65: no target is dropped, 1.27x the step
+  rate). 4,000 steps (19.1 epochs of windows). Measured 2026-12-06 as the `no_item_id` rows of
+  onerec_beauty_headline (the same config; commits b58905a / 09a1a34, 35-40 min each on 2 cores beside
+  another run): test Recall@10 / NDCG@10 seed 0 0.0629 / 0.0335, seed 1 0.0642 / 0.0342, seed 2 0.0652 /
+  0.0346, over the three 0.0641 ± 0.0011 / 0.0341 ± 0.0005 (TIGER 0.0648 / 0.0384: 99% / 89%; Recall@5
+  0.0406, NDCG@5 0.0266; experiments/results/onerec_beauty_no_item_id_seeds.json). With the item-id
+  table (the recipe until 2026-12-06, commit a55be40 and the headline sweep's seed rows): 0.0579 ± 0.0023 /
+  0.0312 ± 0.0014 (89% / 81%); at 2,000 steps 0.0527 / 0.0265.
 
   python -m experiments.train --experiment=onerec_beauty --workdir=/tmp/onerec_beauty --data_dir=../shared/data
   """
-  return _beauty("off", num_steps=4000)
+  config = _beauty("off", num_steps=4000)
+  config.model.use_item_id_embedding, config.model.target_capacity = False, 0.65
+  return config
 
 
 @register(
@@ -253,7 +259,10 @@ def onerec_beauty_headline() -> Sweep:
   (valid Recall@10 peaks there and falls by step 10,000: it overfits); ema_0999 (2026-12-06, commit f41a76a,
   46 min shared) 0.0578 / 0.0316 and ids_aligned (same commit, 48 min shared) 0.0582 / 0.0313, both level
   with the seeds' mean; constant_lr (commit 03b3e03, 18 min) 0.0553 / 0.0303, no gain; user_hash_2000
-  (commit c756bbe, 34 min shared) 0.0551 / 0.0298, at seed 0's level; the rest not.
+  (commit c756bbe, 34 min shared) 0.0551 / 0.0298, at seed 0's level; **no_item_id** (commit b58905a, 40 min
+  shared) 0.0629 / 0.0335, no_item_id_seed_1 / _seed_2 (commit 09a1a34, 35 min each side by side) 0.0642 /
+  0.0342 and 0.0652 / 0.0346: over the three 0.0641 ± 0.0011 / 0.0341 ± 0.0005 (+11% / +9%; 99% / 89% of
+  TIGER), the registered recipe since 2026-12-06; tiger_size not run.
   The mean and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
@@ -269,7 +278,9 @@ def onerec_beauty_headline() -> Sweep:
   )
   return Sweep(
     experiment="onerec_beauty",
-    base=("train.checkpoint_every=500",),
+    # The rows ran on the registered recipe until 2026-12-06 (with the item-id table, every slot decoded):
+    # pinned, so that they stay reproducible as run; the no_item_id rows are the registered recipe since.
+    base=("train.checkpoint_every=500", "model.use_item_id_embedding=true", "model.target_capacity=0"),
     runs={
       "seed_1": ("train.seed=1",),
       "seed_2": ("train.seed=2",),
