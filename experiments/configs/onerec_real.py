@@ -103,10 +103,10 @@ def onerec_beauty_user_token() -> ExperimentConfig:
 @register("onerec_beauty_tiny", "Minutes-long sibling of onerec_beauty (the tiny transform; 2,000 steps, every user)")
 def onerec_beauty_tiny() -> ExperimentConfig:
   """`tiny(onerec_beauty())` (experiments.registry.tiny: it cannot drift from its parent), trained long
-  enough to learn: 2,000 steps, every test user. Measured 2026-12-06 (commit bc3992a with these settings as
-  overrides, 125 s on 2 cores beside a training run): test Recall@10 0.0188 / NDCG@10 0.0094 against
-  most-popular's 0.0114 / 0.0053 (22,363 users). At the 200 steps it had before: 0.0065 against 0.0070
-  (2,000 users): below most-popular.
+  enough to learn: 2,000 steps, every test user. Measured 2026-12-06 with the parent's recipe since that day
+  (no item-id table; 142 s on 2 cores beside a training run): test Recall@10 0.0197 / NDCG@10 0.0096 against
+  most-popular's 0.0114 / 0.0053 (22,363 users); with the item-id table (commit bc3992a): 0.0188 / 0.0094.
+  At the 200 steps it had before: 0.0065 against 0.0070 (2,000 users): below most-popular.
 
   python -m experiments.train --experiment=onerec_beauty_tiny --workdir=/tmp/ob_tiny --data_dir=../shared/data
   """
