@@ -226,6 +226,17 @@ def onerec_beauty_ablations() -> Sweep:
       # Its seeds (2026-12-06: seed 0 gave Recall@10 0.0629, above the registered recipe's three seeds).
       "no_item_id_seed_1": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=1"),
       "no_item_id_seed_2": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=2"),
+      # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
+      # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
+      # picked by valid Recall@10). Not yet run.
+      "no_item_id_tiger_size": tiger_size + ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
+      "no_item_id_8k": (
+        "model.use_item_id_embedding=false",
+        "model.target_capacity=0.65",
+        "train.num_steps=8000",
+        "eval.eval_every=2000",
+        "eval.select_metric=recall@10",
+      ),
       "dropout_03": ("model.dropout_rate=0.3",),
       # The regularisers together, from the best single row (static_off).
       "static_off_no_item_id": ("model.static_pathway=off", "model.use_item_id_embedding=false"),
@@ -262,7 +273,7 @@ def onerec_beauty_headline() -> Sweep:
   (commit c756bbe, 34 min shared) 0.0551 / 0.0298, at seed 0's level; **no_item_id** (commit b58905a, 40 min
   shared) 0.0629 / 0.0335, no_item_id_seed_1 / _seed_2 (commit 09a1a34, 35 min each side by side) 0.0642 /
   0.0342 and 0.0652 / 0.0346: over the three 0.0641 ± 0.0011 / 0.0341 ± 0.0005 (+11% / +9%; 99% / 89% of
-  TIGER), the registered recipe since 2026-12-06; tiger_size not run.
+  TIGER), the registered recipe since 2026-12-06; tiger_size, no_item_id_tiger_size and no_item_id_8k not run.
   The mean and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
@@ -292,6 +303,17 @@ def onerec_beauty_headline() -> Sweep:
       # Its seeds (2026-12-06: seed 0 gave Recall@10 0.0629, above the registered recipe's three seeds).
       "no_item_id_seed_1": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=1"),
       "no_item_id_seed_2": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=2"),
+      # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
+      # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
+      # picked by valid Recall@10). Not yet run.
+      "no_item_id_tiger_size": tiger_size + ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
+      "no_item_id_8k": (
+        "model.use_item_id_embedding=false",
+        "model.target_capacity=0.65",
+        "train.num_steps=8000",
+        "eval.eval_every=2000",
+        "eval.select_metric=recall@10",
+      ),
       # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
       # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which
