@@ -219,24 +219,7 @@ def onerec_beauty_ablations() -> Sweep:
       "static_off": ("model.static_pathway=off",),  # no user-id token: a learned start token
       # Memorisation: the encoder without raw item-id embeddings (semantic IDs, category, author
       # only, as TIGER), and stronger dropout.
-      # The encoder without raw item-id embeddings (semantic IDs, category, author only, as TIGER): the
-      # user-id token's removal was +18%, so a second memorising table may cost too (with the token it did
-      # not help: -9% at 2,000 steps, onerec_beauty_ablations). Capacity 0.65 as ema_0999.
-      "no_item_id": ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
-      # Its seeds (2026-12-06: seed 0 gave Recall@10 0.0629, above the registered recipe's three seeds).
-      "no_item_id_seed_1": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=1"),
-      "no_item_id_seed_2": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=2"),
-      # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
-      # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
-      # picked by valid Recall@10). Not yet run.
-      "no_item_id_tiger_size": tiger_size + ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
-      "no_item_id_8k": (
-        "model.use_item_id_embedding=false",
-        "model.target_capacity=0.65",
-        "train.num_steps=8000",
-        "eval.eval_every=2000",
-        "eval.select_metric=recall@10",
-      ),
+      "no_item_id": ("model.use_item_id_embedding=false",),
       "dropout_03": ("model.dropout_rate=0.3",),
       # The regularisers together, from the best single row (static_off).
       "static_off_no_item_id": ("model.static_pathway=off", "model.use_item_id_embedding=false"),
