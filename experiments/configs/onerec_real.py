@@ -8,8 +8,8 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     extra; any other category: --config.data.dataset=amazon_<category>, the recipe unchanged).
     No user-id token and no raw item-id table (static pathway off, model.use_item_id_embedding=false: the
     id tables are what the model memorised), 4,000 steps. Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384.
-    Measured 2026-12-06 (2 cores, 4,000 steps = 19.1 epochs of windows, 35-40 min wall per seed beside
-    another run, commits b58905a / 09a1a34): test Recall@10 / NDCG@10 over seeds 0-2 0.0641 ± 0.0011 /
+    Measured 2026-12-06 (2 cores, 4,000 steps = 19.1 epochs of windows, 35-40 min wall per seed, each
+    sharing the cores with one other run, commits b58905a / 09a1a34): test Recall@10 / NDCG@10 over seeds 0-2 0.0641 ± 0.0011 /
     0.0341 ± 0.0005 (99% / 89% of TIGER; Recall@5 0.0406, NDCG@5 0.0266; most-popular Recall@10 0.0114).
     With the item-id table (the recipe until 2026-12-06): 0.0579 ± 0.0023 / 0.0312 ± 0.0014 (89% / 81%);
     with the user-id token as well (onerec_beauty_user_token, 2,000 steps) 0.0445 / 0.0217 (BENCHMARKS.md).
@@ -72,8 +72,8 @@ def onerec_beauty() -> ExperimentConfig:
   category and author only, as TIGER (a 12,101-row id table, ~16 targets per row, memorised too). Only the
   rows that hold targets are decoded (model.target_capacity 0.65: no target is dropped, 1.27x the step
   rate). 4,000 steps (19.1 epochs of windows). Measured 2026-12-06 as the `no_item_id` rows of
-  onerec_beauty_headline (the same config; commits b58905a / 09a1a34, 35-40 min each on 2 cores beside
-  another run): test Recall@10 / NDCG@10 seed 0 0.0629 / 0.0335, seed 1 0.0642 / 0.0342, seed 2 0.0652 /
+  onerec_beauty_headline (the same config; commits b58905a / 09a1a34, 35-40 min each on 2 cores: seed 0
+  beside another run, seeds 1 and 2 side by side): test Recall@10 / NDCG@10 seed 0 0.0629 / 0.0335, seed 1 0.0642 / 0.0342, seed 2 0.0652 /
   0.0346, over the three 0.0641 ± 0.0011 / 0.0341 ± 0.0005 (TIGER 0.0648 / 0.0384: 99% / 89%; Recall@5
   0.0406, NDCG@5 0.0266; experiments/results/onerec_beauty_no_item_id_seeds.json). With the item-id
   table (the recipe until 2026-12-06, commit a55be40 and the headline sweep's seed rows): 0.0579 ± 0.0023 /
@@ -270,6 +270,8 @@ def onerec_beauty_headline() -> Sweep:
     "model.ffn_dim=1024",
     "model.dtype=bfloat16",
   )
+  # The registered recipe since 2026-12-06 on top of the pinned base below.
+  no_item_id = ("model.use_item_id_embedding=false", "model.target_capacity=0.65")
   return Sweep(
     experiment="onerec_beauty",
     # The rows ran on the registered recipe until 2026-12-06 (with the item-id table, every slot decoded):
@@ -282,17 +284,16 @@ def onerec_beauty_headline() -> Sweep:
       # The encoder without raw item-id embeddings (semantic IDs, category, author only, as TIGER): the
       # user-id token's removal was +18%, so a second memorising table may cost too (with the token it did
       # not help: -9% at 2,000 steps, onerec_beauty_ablations). Capacity 0.65 as ema_0999.
-      "no_item_id": ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
+      "no_item_id": no_item_id,
       # Its seeds (2026-12-06: seed 0 gave Recall@10 0.0629, above the registered recipe's three seeds).
-      "no_item_id_seed_1": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=1"),
-      "no_item_id_seed_2": ("model.use_item_id_embedding=false", "model.target_capacity=0.65", "train.seed=2"),
+      "no_item_id_seed_1": no_item_id + ("train.seed=1",),
+      "no_item_id_seed_2": no_item_id + ("train.seed=2",),
       # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
       # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
       # picked by valid Recall@10). Not yet run.
-      "no_item_id_tiger_size": tiger_size + ("model.use_item_id_embedding=false", "model.target_capacity=0.65"),
-      "no_item_id_8k": (
-        "model.use_item_id_embedding=false",
-        "model.target_capacity=0.65",
+      "no_item_id_tiger_size": tiger_size + no_item_id,
+      "no_item_id_8k": no_item_id
+      + (
         "train.num_steps=8000",
         "eval.eval_every=2000",
         "eval.select_metric=recall@10",

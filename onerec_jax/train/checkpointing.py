@@ -99,31 +99,12 @@ def resume_conflicts(saved, config) -> list[str]:
   ]
 
 
-def learning_rate_jump(saved_train, train, step: int) -> str | None:
-  """Where resuming at `step` under `train` (a TrainConfig) changes the learning rate the run trained with
-  under `saved_train`: 'the learning rate at step S was X, now Y ...', or None when both schedules agree at
-  `step`. A 'wsd' run extended (a larger num_steps) from a checkpoint in its stable phase agrees; one
-  extended from a checkpoint in its decay phase, or a 'cosine' run resumed with another num_steps, does
-  not: its rate jumps there."""
-  from onerec_jax.train.optimizer import learning_rate_schedule
-
-  before, after = (float(learning_rate_schedule(t)(step)) for t in (saved_train, train))
-  if abs(before - after) <= 1e-6 * max(abs(before), abs(after), 1e-12):
-    return None
-  return (
-    f"the learning rate at step {step} was {before:.3g} under the saved schedule (lr_schedule="
-    f"{saved_train.lr_schedule!r}, num_steps={saved_train.num_steps}, decay_steps={saved_train.decay_steps}) "
-    f"and is {after:.3g} now (lr_schedule={train.lr_schedule!r}, num_steps={train.num_steps}, decay_steps="
-    f"{train.decay_steps}): the resumed run does not continue the schedule it trained with"
-  )
-
-
 def check_resumable(workdir: str, config) -> None:
   """Raises ValueError when `workdir` holds checkpoints of a run whose state-defining config differs from
   `config` (a changed registered experiment or override would otherwise resume silently into another
   model); a workdir without checkpoints, or without a config.json, is not checked. Logs a warning when
-  the learning rate jumps at the latest checkpoint (learning_rate_jump): a changed schedule is allowed,
-  but not silently."""
+  the learning rate jumps at the latest checkpoint (optimizer.learning_rate_jump): a changed schedule is
+  allowed, but not silently."""
   checkpoints = os.path.join(workdir, CHECKPOINTS_DIR)
   steps = [int(name) for name in os.listdir(checkpoints) if name.isdigit()] if os.path.isdir(checkpoints) else []
   if not steps or not os.path.exists(os.path.join(workdir, CONFIG_FILE)):
@@ -137,6 +118,8 @@ def check_resumable(workdir: str, config) -> None:
       f"configuration ({shown}). Resume it with the configuration it was started with, or train in another "
       "--workdir."
     )
+  from onerec_jax.train.optimizer import learning_rate_jump
+
   jump = learning_rate_jump(saved.train, config.train, max(steps))
   if jump:
     logging.warning("resuming %s: %s", workdir, jump)

@@ -34,6 +34,23 @@ def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
   )
 
 
+def learning_rate_jump(saved_train: TrainConfig, train: TrainConfig, step: int) -> str | None:
+  """Where resuming at `step` under `train` changes the learning rate the run trained with under
+  `saved_train`: 'the learning rate at step S was X, now Y ...', or None when both schedules agree at
+  `step`. A 'wsd' run extended (a larger num_steps) from a checkpoint in its stable phase agrees; one
+  extended from a checkpoint in its decay phase, or a 'cosine' run resumed with another num_steps, does
+  not: its rate jumps there."""
+  before, after = (float(learning_rate_schedule(t)(step)) for t in (saved_train, train))
+  if abs(before - after) <= 1e-6 * max(abs(before), abs(after), 1e-12):
+    return None
+  return (
+    f"the learning rate at step {step} was {before:.3g} under the saved schedule (lr_schedule="
+    f"{saved_train.lr_schedule!r}, num_steps={saved_train.num_steps}, decay_steps={saved_train.decay_steps}) "
+    f"and is {after:.3g} now (lr_schedule={train.lr_schedule!r}, num_steps={train.num_steps}, decay_steps="
+    f"{train.decay_steps}): the resumed run does not continue the schedule it trained with"
+  )
+
+
 # apply_if_finite applies an update anyway after this many consecutive failures; the engine stops the run
 # at train.max_nonfinite_steps long before, so a non-finite update is never applied.
 _NEVER = 2**31 - 1

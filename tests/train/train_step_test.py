@@ -83,7 +83,7 @@ def test_wsd_schedule_holds_the_peak_then_decays_and_extends():
 
 
 def test_a_resume_that_makes_the_learning_rate_jump_is_named():
-  from onerec_jax.train.checkpointing import learning_rate_jump
+  from onerec_jax.train.optimizer import learning_rate_jump
 
   wsd = TrainConfig(num_steps=10, learning_rate=0.05, warmup_steps=2, lr_schedule="wsd", decay_steps=4)
   longer = dataclasses.replace(wsd, num_steps=20)
