@@ -1,7 +1,10 @@
 r"""Evaluates the latest checkpoint of a training run and writes WORKDIR/metrics.json (or --out).
 
-  python -m experiments.evaluate --experiment=quickstart --workdir=/tmp/qs [--out=FILE] \
+  python -m experiments.evaluate --experiment=quickstart --workdir=/tmp/qs [--out=FILE] [--selected | --step=N] \
       [--config.eval.split=valid --config.eval.num_beams=50 ...]
+
+--selected evaluates the step that eval.select_metric picked on valid (kept in WORKDIR/selected_checkpoint
+by runs with eval.eval_every and eval.select_metric), not the latest.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
 _OUT = common_flags.OUT  # the metrics JSON to write (default WORKDIR/metrics.json)
 _STEP = flags.DEFINE_integer("step", None, "checkpoint step (default: the latest)")
+_SELECTED = flags.DEFINE_boolean(
+  "selected", False, "the checkpoint at the step eval.select_metric picked on valid (WORKDIR/selected_checkpoint)"
+)
 _OVERRIDES: list[str] = []
 
 
@@ -36,7 +42,7 @@ def main(argv):
   from onerec_jax.evaluation.evaluator import format_results
   from onerec_jax.train.trainer import evaluate_workdir
 
-  results = evaluate_workdir(_WORKDIR.value, _EXPERIMENT.value, _OVERRIDES, _STEP.value, _OUT.value)
+  results = evaluate_workdir(_WORKDIR.value, _EXPERIMENT.value, _OVERRIDES, _STEP.value, _OUT.value, _SELECTED.value)
   print(format_results(results))
   print(json.dumps(results, indent=1, default=float))
 

@@ -28,6 +28,7 @@ class EvalConfig:
   batch_size: int = 256  # users per beam-search / scoring call
   eval_every: int = 0  # steps between evaluations on valid and test (0 = one evaluation, at the end)
   select_metric: str = ""  # with eval_every: the valid metric that picks the reported step ('' = last step)
+  # (the picked step's state is kept in workdir/selected_checkpoint: experiments.evaluate --selected)
   # Reward-model selection (generative families): a reward run's workdir ('' = beam order); the beam
   # generates select_candidates items and the top K by P-Score are shown (beam order reported beside).
   select_by: str = ""

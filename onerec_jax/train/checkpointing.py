@@ -16,14 +16,31 @@ from absl import logging
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"  # under the workdir: one Orbax step folder per saved step
+# Under the workdir: the state at the step eval.select_metric picked on valid (one step), kept apart from
+# the latest `train.max_checkpoints`, which roll past it.
+SELECTED_DIR = "selected_checkpoint"
 
 
-def make_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
-  """A CheckpointManager under workdir/checkpoints keeping the latest `max_to_keep` steps."""
+def make_manager(workdir: str, max_to_keep: int = 3, directory: str = CHECKPOINTS_DIR) -> ocp.CheckpointManager:
+  """A CheckpointManager under workdir/`directory` keeping the latest `max_to_keep` steps."""
   return ocp.CheckpointManager(
-    os.path.abspath(os.path.join(workdir, CHECKPOINTS_DIR)),
+    os.path.abspath(os.path.join(workdir, directory)),
     options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
   )
+
+
+def drop_steps_after(manager: ocp.CheckpointManager, step: int) -> None:
+  """Deletes the saved steps > `step` (a resumed run re-evaluates them; call before saving again)."""
+  for saved in manager.all_steps():
+    if saved > step:
+      manager.delete(saved)
+
+
+def save_selected(manager: ocp.CheckpointManager, step: int, state) -> None:
+  """Saves `state` as the selected step in a one-step manager (make_manager(..., 1, SELECTED_DIR)),
+  replacing what it held."""
+  drop_steps_after(manager, step - 1)
+  save(manager, step, state)
 
 
 def _to_storable(state):
@@ -148,8 +165,12 @@ def build_state(task, config):
   return graphdef, state, tx
 
 
-def restore_run(workdir: str, step: int | None = None, averaged: bool = True):
+def restore_run(workdir: str, step: int | None = None, averaged: bool = True, selected: bool = False):
   """Loads a trained run: (config, task, graphdef, TrainState, mesh). For evaluation and notebooks.
+
+  With `selected`, the state is the one at the step eval.select_metric picked on valid (workdir/
+  selected_checkpoint, written by runs with eval.eval_every and eval.select_metric) instead of a step of
+  workdir/checkpoints.
 
   The task (onerec_jax.train.families) is prepared from the saved config, so the data, the semantic IDs
   (read back from workdir/tokenizer) and the model shapes are those the run trained with; the state is
@@ -165,7 +186,14 @@ def restore_run(workdir: str, step: int | None = None, averaged: bool = True):
   mesh = make_mesh(config.train.mesh_shape)
   with mesh_context(mesh, config.train.sharding_rules):
     graphdef, state, _ = build_state(task, config)
-    manager = make_manager(workdir, config.train.max_checkpoints)
+    if selected and not os.path.isdir(os.path.join(workdir, SELECTED_DIR)):
+      raise FileNotFoundError(
+        f"{workdir} has no {SELECTED_DIR}/: it is written by runs trained with eval.eval_every and "
+        "eval.select_metric set"
+      )
+    manager = (
+      make_manager(workdir, 1, SELECTED_DIR) if selected else make_manager(workdir, config.train.max_checkpoints)
+    )
     state = restore(manager, state, step)
     manager.close()
   if averaged:

@@ -4,7 +4,8 @@ config.family picks a Task (onerec_jax.train.families: OneRec, SASRec); the engi
 the same machinery: the device mesh and logical-axis sharding rules, AdamW, a jitted train step with
 named shardings and donated state, the grain input pipeline (batch s is a pure function of (seed, s)),
 Orbax checkpoints with exact resume, progress logs (loss, steps/s, examples/s, ETA), TensorBoard,
-evaluation every `eval.eval_every` steps on valid and test with the reported step picked on valid, and
+evaluation every `eval.eval_every` steps on valid and test with the reported step picked on valid (its
+state kept in workdir/selected_checkpoint, past the rolling checkpoints), and
 multi-host through jax.distributed (each process feeds its rows of the global batch). Importable from a
 notebook; the absl entry point `experiments/train.py` only parses flags and calls this.
 """
@@ -47,11 +48,16 @@ def shard_batch(batch, mesh):
 
 
 def evaluate_workdir(
-  workdir: str, experiment: str | None = None, overrides=(), step: int | None = None, out: str | None = None
+  workdir: str,
+  experiment: str | None = None,
+  overrides=(),
+  step: int | None = None,
+  out: str | None = None,
+  selected: bool = False,
 ) -> dict:
-  """Evaluates a run's checkpoint (latest by default) on eval.split; writes `out` (default
-  workdir/metrics.json)."""
-  config, task, graphdef, state, mesh = restore_run(workdir, step)
+  """Evaluates a run's checkpoint (latest by default; with `selected`, the step eval.select_metric
+  picked on valid) on eval.split; writes `out` (default workdir/metrics.json)."""
+  config, task, graphdef, state, mesh = restore_run(workdir, step, selected=selected)
   if experiment and config.name and experiment != config.name:
     raise ValueError(f"{workdir} was trained as {config.name!r}, not {experiment!r}")
   apply_overrides(config, overrides)
@@ -112,6 +118,10 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     if manager.latest_step() is not None:
       state = checkpointing.restore(manager, state)
       logging.info("resumed from checkpoint at step %d", int(state.step))
+    selected_manager = None
+    if ec.eval_every and ec.select_metric:  # the picked step's state, kept past max_checkpoints
+      selected_manager = checkpointing.make_manager(workdir, 1, checkpointing.SELECTED_DIR)
+      checkpointing.drop_steps_after(selected_manager, int(state.step))
     state_shardings = jax.tree.map(lambda x: x.sharding, state)
     if hasattr(task, "make_train_step"):  # a family with its own step (ECPO: rollouts, several updates)
       step = task.make_train_step(graphdef, tx)
@@ -152,6 +162,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
           scalars[f"{split}/heldout_loss"] = entry[split]["heldout_loss"]["per_token"]
         summaries.scalars(step, scalars)
       _write_json(history_path, history)
+      if selected_manager is not None and select(history, ec.select_metric)["step"] == step:
+        checkpointing.save_selected(selected_manager, step, state)
 
     logging.info(
       "training steps %d..%d on %d %s (%.1f epochs)",
@@ -241,6 +253,8 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
     finally:  # also when interrupted: the last checkpoint is complete on disk before the error propagates
       iterator.close()
       manager.wait_until_finished()
+      if selected_manager is not None:
+        selected_manager.wait_until_finished()
     train_seconds += time.time() - t0
     manager.close()
     if isinstance(state.opt_state, optax.ApplyIfFiniteState):
@@ -256,6 +270,10 @@ def train_and_evaluate(config: ExperimentConfig, workdir: str) -> dict:
         "valid": chosen["valid"]["model"],
         "test": chosen["test"]["model"],
       }
+      if selected_manager is not None:
+        selected_manager.wait_until_finished()
+        selected_manager.close()
+        results["selected"]["checkpoint"] = os.path.join(os.path.abspath(workdir), checkpointing.SELECTED_DIR)
     else:
       results = task.evaluate(graphdef, evaluation_state(state), ec.split)
   results["train"] = {

@@ -47,6 +47,7 @@ class ToyTask:
 
   crash_at_call = 0  # > 0: the batch of that call (= that step, counting from 1) raises, like a killed run
   nan_from, nan_to = -1, -1  # steps (0-based) in [nan_from, nan_to) get a NaN loss, as a diverging run
+  valid_peak = 0  # > 0: valid hr@1 peaks at this step (an over-fitting run), test still follows w*
 
   def __init__(self, config, workdir):
     self.config = config
@@ -73,6 +74,8 @@ class ToyTask:
   def evaluate(self, graphdef, state, split):
     w = np.asarray(state.params["w"][...])
     err = float(np.linalg.norm(w - _W))
+    if split == "valid" and ToyTask.valid_peak:
+      err = abs(int(state.step) - ToyTask.valid_peak)
     return {"split": split, "num_users": N, "model": {"hr@1": 1.0 / (1.0 + err)}, "popularity": {"hr@1": 0.0}}
 
   def train_flops(self, batch_size):
@@ -129,6 +132,41 @@ def test_toy_family_learns_resumes_exactly_and_selects_on_valid(tmp_path):
     x = jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
     y = jax.random.key_data(y) if jax.dtypes.issubdtype(y.dtype, jax.dtypes.prng_key) else y
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_the_selected_step_is_kept_past_the_rolling_checkpoints_and_restores(tmp_path):
+  """Valid peaks at step 6 of 12; with max_checkpoints=2 the rolling checkpoints end as 9 and 12, and
+  workdir/selected_checkpoint holds step 6. A run killed after step 6's evaluation (its rolling
+  checkpoints, 3 kept, still hold step 6) re-evaluates on resume and selects the same state, equal to that
+  rolling step-6 checkpoint and to the first run's selected one."""
+  ToyTask.valid_peak = 6
+  try:
+    config = _config(12)
+    config.train.max_checkpoints = 2
+    results = train_and_evaluate(config, str(tmp_path / "run"))
+    assert results["selected"]["step"] == 6
+    assert results["selected"]["checkpoint"] == str(tmp_path / "run" / "selected_checkpoint")
+    assert sorted(int(s) for s in os.listdir(tmp_path / "run" / "checkpoints")) == [9, 12]
+    assert os.listdir(tmp_path / "run" / "selected_checkpoint") == ["6"]
+    _, _, _, picked, _ = restore_run(str(tmp_path / "run"), selected=True)
+    assert int(picked.step) == 6
+    ToyTask.crash_at_call = 8
+    with pytest.raises(Killed):
+      train_and_evaluate(_config(12), str(tmp_path / "killed"))
+    ToyTask.crash_at_call = 0
+    assert train_and_evaluate(_config(12), str(tmp_path / "killed"))["selected"]["step"] == 6
+    _, _, _, again, _ = restore_run(str(tmp_path / "killed"), selected=True)
+    _, _, _, rolling_6, _ = restore_run(str(tmp_path / "killed"), step=6)
+    for state in (picked, again):
+      np.testing.assert_array_equal(np.asarray(state.params["w"][...]), np.asarray(rolling_6.params["w"][...]))
+  finally:
+    ToyTask.valid_peak = 0
+  plain = _config(3)  # no select_metric: nothing is selected, and asking for it says why
+  plain.eval.select_metric = ""
+  train_and_evaluate(plain, str(tmp_path / "plain"))
+  assert not os.path.exists(tmp_path / "plain" / "selected_checkpoint")
+  with pytest.raises(FileNotFoundError, match="selected_checkpoint"):
+    restore_run(str(tmp_path / "plain"), selected=True)
 
 
 def test_unknown_family_is_named():
