@@ -134,7 +134,11 @@ def test_tiny_end_to_end_with_exact_resume(tmp_path):
   again = train_and_evaluate(registry.get("sasrec_tiny"), resumed)
   assert again["train"]["resumed_from"] == 2
   assert again["model"] == results["model"]
+  # The same pick; its state kept in each run's own selected_checkpoint (the copied step 4 was dropped on resume).
+  assert again["selected"].pop("checkpoint") == os.path.join(resumed, "selected_checkpoint")
+  assert results["selected"].pop("checkpoint") == os.path.join(full, "selected_checkpoint")
   assert again["selected"] == results["selected"]
+  assert os.listdir(os.path.join(resumed, "selected_checkpoint")) == [str(results["selected"]["step"])]
 
 
 def test_per_sequence_negatives_match_shared_when_equal():
