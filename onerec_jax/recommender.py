@@ -29,11 +29,12 @@ class Recommender:
     self._generate = {}
 
   @classmethod
-  def from_workdir(cls, workdir: str, step: int | None = None) -> "Recommender":
-    """Loads the run's config, data, tokenizer and latest (or given) checkpoint."""
+  def from_workdir(cls, workdir: str, step: int | None = None, selected: bool = False) -> "Recommender":
+    """Loads the run's config, data, tokenizer and latest (or given) checkpoint; with `selected`, the
+    step eval.select_metric picked on valid (workdir/selected_checkpoint)."""
     from onerec_jax.train.checkpointing import restore_run
 
-    return cls(*restore_run(workdir, step))
+    return cls(*restore_run(workdir, step, selected=selected))
 
   def model(self):
     """The trained model (a OneRec nnx.Module) in eval mode, e.g. to run it on a batch and read its aux."""

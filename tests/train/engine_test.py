@@ -16,7 +16,7 @@ from onerec_jax.evaluation.config import EvalConfig
 from onerec_jax.train import families
 from onerec_jax.train.checkpointing import restore_run
 from onerec_jax.train.config import TrainConfig
-from onerec_jax.train.trainer import train_and_evaluate
+from onerec_jax.train.trainer import evaluate_workdir, train_and_evaluate
 
 N, D = 96, 4
 _W = np.random.default_rng(0).normal(size=(D,))
@@ -150,6 +150,9 @@ def test_the_selected_step_is_kept_past_the_rolling_checkpoints_and_restores(tmp
     assert os.listdir(tmp_path / "run" / "selected_checkpoint") == ["6"]
     _, _, _, picked, _ = restore_run(str(tmp_path / "run"), selected=True)
     assert int(picked.step) == 6
+    evaluated = evaluate_workdir(str(tmp_path / "run"), out=str(tmp_path / "sel.json"), selected=True)
+    assert evaluated["checkpoint_step"] == 6  # experiments.evaluate --selected
+    assert evaluate_workdir(str(tmp_path / "run"), out=str(tmp_path / "last.json"))["checkpoint_step"] == 12
     ToyTask.crash_at_call = 8
     with pytest.raises(Killed):
       train_and_evaluate(_config(12), str(tmp_path / "killed"))
