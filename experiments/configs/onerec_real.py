@@ -260,7 +260,9 @@ def onerec_beauty_headline() -> Sweep:
   TIGER), the registered recipe since 2026-12-06; no_item_id_8k (commit 878c2ef, 83 min, part shared) 0.0656 /
   0.0351 at the step valid picked, 6,000 (seed 0 at 4,000 steps: 0.0629 / 0.0335; valid Recall@10 0.0678 /
   0.0856 / 0.0893 / 0.0877 at steps 2,000-8,000): +4% / +5% on one seed, its seeds 1 and 2 not yet run;
-  tiger_size and no_item_id_tiger_size not run. The mean and spread over seeds: experiments.seed_spread.
+  no_item_id_tiger_size (commit 878c2ef, 71 min, 1.2 steps/s alone, bfloat16) 0.0643 / 0.0341: level with the
+  small model's three-seed mean, so capacity is not what is short at 4,000 steps; tiger_size not run. The mean
+  and spread over seeds: experiments.seed_spread.
 
   python -m experiments.sweep --sweep=onerec_beauty_headline --workdir=~/runs/beauty_headline \
       --data_dir=../shared/data
@@ -295,7 +297,7 @@ def onerec_beauty_headline() -> Sweep:
       # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
       # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
       # picked by valid Recall@10). The longer schedule measured 2026-12-06 (seed 0, valid picked step 6,000):
-      # test 0.0656 / 0.0351. TIGER's size: started 2026-12-06.
+      # test 0.0656 / 0.0351. TIGER's size (2026-12-06, 4,000 steps): 0.0643 / 0.0341, no gain.
       "no_item_id_tiger_size": tiger_size + no_item_id,
       "no_item_id_8k": no_item_id + eight_k,
       # Its seeds (2026-12-06: seed 0 picked step 6,000, test 0.0656 / 0.0351, above the 4,000-step seeds).
