@@ -181,16 +181,17 @@ def restore_run(workdir: str, step: int | None = None, averaged: bool = True, se
   from onerec_jax.sharding.rules import make_mesh, mesh_context
   from onerec_jax.train.families import make_task
 
+  if selected and step is not None:
+    raise ValueError(f"restore_run({workdir!r}): pass step={step} or selected=True, not both")
+  if selected and not os.path.isdir(os.path.join(workdir, SELECTED_DIR)):
+    raise FileNotFoundError(
+      f"{workdir} has no {SELECTED_DIR}/: it is written by runs trained with eval.eval_every and eval.select_metric set"
+    )
   config = load_config(workdir)
   task = make_task(config, workdir)
   mesh = make_mesh(config.train.mesh_shape)
   with mesh_context(mesh, config.train.sharding_rules):
     graphdef, state, _ = build_state(task, config)
-    if selected and not os.path.isdir(os.path.join(workdir, SELECTED_DIR)):
-      raise FileNotFoundError(
-        f"{workdir} has no {SELECTED_DIR}/: it is written by runs trained with eval.eval_every and "
-        "eval.select_metric set"
-      )
     manager = (
       make_manager(workdir, 1, SELECTED_DIR) if selected else make_manager(workdir, config.train.max_checkpoints)
     )

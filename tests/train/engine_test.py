@@ -150,6 +150,8 @@ def test_the_selected_step_is_kept_past_the_rolling_checkpoints_and_restores(tmp
     assert os.listdir(tmp_path / "run" / "selected_checkpoint") == ["6"]
     _, _, _, picked, _ = restore_run(str(tmp_path / "run"), selected=True)
     assert int(picked.step) == 6
+    with pytest.raises(ValueError, match="not both"):
+      restore_run(str(tmp_path / "run"), step=12, selected=True)
     evaluated = evaluate_workdir(str(tmp_path / "run"), out=str(tmp_path / "sel.json"), selected=True)
     assert evaluated["checkpoint_step"] == 6  # experiments.evaluate --selected
     assert evaluate_workdir(str(tmp_path / "run"), out=str(tmp_path / "last.json"))["checkpoint_step"] == 12
