@@ -46,6 +46,9 @@ class ModelConfig:
   # Multi-target: decode at most ceil(target_capacity * b * m) rows per batch, the valid targets first
   # (onerec_jax.models.target_rows; 0 = every slot; targets past it are dropped and counted).
   target_capacity: float = 0.0
+  # Training: decode beside each target its k most recent earlier items and push their probability down
+  # (the history unlikelihood loss, losses.history_unlikelihood; models.history_negatives). 0 = off.
+  history_negatives: int = 0
   capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch; an expert
   # mesh axis > 1 needs > 0: tokens are all-to-all'd to their experts in fixed-size buffers)
   # Filled in from the data and tokenizer (0 = not yet known).
@@ -94,6 +97,10 @@ class ModelConfig:
       raise ValueError(f"model.target_capacity must be in [0, 1] (0 = decode every slot), got {self.target_capacity}")
     if self.target_capacity and not self.targets_per_window:
       raise ValueError("model.target_capacity needs multi-target training (model.targets_per_window > 0)")
+    if not 0 <= self.history_negatives <= self.short_len:
+      raise ValueError(
+        f"model.history_negatives={self.history_negatives} must be in [0, model.short_len={self.short_len}] (0 = off)"
+      )
     if self.capacity_factor < 0:
       raise ValueError(f"model.capacity_factor must be >= 0, got {self.capacity_factor}")
     if self.short_len < 1 or self.positive_len < 0 or self.lifelong_len < 0:

@@ -56,6 +56,7 @@ def onerec_forward_flops(config: ModelConfig, batch_size: int) -> dict[str, int]
   t = 1 + c.short_len + c.positive_len + (c.lifelong_queries if c.lifelong_len else 0)
   encoder = c.num_encoder_layers * (b * t * 2 * 4 * d * hk + _attention(b, t, t, hk) + _ffn(c, b * t, c.encoder_moe))
   rows = num_decoded_rows(b, c.targets_per_window, c.target_capacity) if c.targets_per_window else b
+  rows *= 1 + c.history_negatives  # each target's history negatives are decoded beside it
   s = c.num_sid_levels  # decoder inputs: BOS and the first l - 1 codes
   decoder = c.num_decoder_layers * (
     rows * s * 2 * 4 * d * hk

@@ -24,6 +24,7 @@ from flax import nnx
 from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.layers.transformer import DecoderLayer, EncoderLayer, QFormerBlock, rms_norm
 from onerec_jax.models.config import ModelConfig
+from onerec_jax.models.history_negatives import decoded_negatives
 from onerec_jax.models.target_rows import decoded_rows
 from onerec_jax.sharding.rules import logical_init
 
@@ -318,15 +319,21 @@ class OneRec(nnx.Module):
     Returns logits [b, l, v] for batch.target_sid [b, l]; in multi-target mode (targets_per_window =
     m > 0) [b * m, l, v] for target_sid [b, m, l], row r * m + i being window r's i-th target, or with
     target_capacity > 0 [n, l, v] for the rows `target_rows.decoded_rows(batch.target_mask, capacity)`.
+    With history_negatives = k > 0 the n target rows are followed by k blocks of n rows: block o decodes,
+    with the same context as each target, the o-th most recent item before it
+    (`history_negatives.decoded_negatives`; the loss masks the slots it marks invalid): [(1 + k) n, l, v].
     """
     c = self.config
     encoded, segment_ids, enc_aux = self.encode(batch)
     target_sid = batch.target_sid
     cross_limit = None
     cross_kv = self.cross_kv(encoded)
+    b, l = target_sid.shape[0], target_sid.shape[-1]
+    windows = jnp.arange(b, dtype=jnp.int32)  # the batch row (cross-attention context) of each decoded row
     if c.targets_per_window:
-      b, m, l = target_sid.shape
+      m = target_sid.shape[1]
       target_sid = target_sid.reshape(b * m, l)
+      windows = jnp.repeat(windows, m)
       # Target i of a window follows short-window column short_len - m + i; it sees the context tokens
       # and the window up to that column: the first t - short_len + (short_len - m + i) + 1 tokens.
       visible = encoded.shape[1] - m + 1 + jnp.arange(m, dtype=jnp.int32)
@@ -337,6 +344,16 @@ class OneRec(nnx.Module):
         target_sid, cross_limit = jnp.asarray(target_sid)[rows], cross_limit[rows]
         cross_kv = [(k[windows], v[windows]) for k, v in cross_kv]
         segment_ids = segment_ids[windows]
+    if c.history_negatives:
+      negatives, _ = decoded_negatives(batch, c.history_negatives, c.target_capacity)  # [k * n, l]
+      reps = 1 + c.history_negatives
+      if not c.target_capacity:  # the rows of one context are no longer adjacent: gather each row's own
+        cross_kv = [(k[windows], v[windows]) for k, v in cross_kv]
+        segment_ids = segment_ids[windows]
+      target_sid = jnp.concatenate([target_sid, negatives], axis=0)
+      cross_kv = [(jnp.tile(k, (reps, 1, 1, 1)), jnp.tile(v, (reps, 1, 1, 1))) for k, v in cross_kv]
+      segment_ids = jnp.tile(segment_ids, (reps, 1))
+      cross_limit = None if cross_limit is None else jnp.tile(cross_limit, (reps, 1))
     tokens = decoder_inputs(target_sid[:, :-1], c.sid_vocab_size)
     logits, dec_aux = self.decode(tokens, cross_kv, segment_ids, cross_limit)
     return logits, {**enc_aux, **dec_aux}

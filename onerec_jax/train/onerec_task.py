@@ -15,8 +15,10 @@ from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import Examples, leave_one_out
+from onerec_jax.losses.history_unlikelihood import history_unlikelihood
 from onerec_jax.losses.next_token import semantic_id_loss
 from onerec_jax.models import flops
+from onerec_jax.models.history_negatives import decoded_negatives
 from onerec_jax.models.target_rows import decoded_rows
 from onerec_jax.train.assembly import RunData, build_model, prepare
 
@@ -36,8 +38,14 @@ def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
 
 def onerec_loss(model, batch, reduction: str = "sum"):
   """(loss, metrics, MoE aux) of a OneRec training batch: the next-token loss of the target semantic IDs
-  (multi-target batches: every supervised target of every window)."""
+  (multi-target batches: every supervised target of every window), plus with model.history_negatives the
+  history unlikelihood of the items before each target ('loss' is the sum; 'history_unlikelihood' apart)."""
   logits, aux = model(batch)
+  k = model.config.history_negatives
+  if k:  # the decoded rows are the n targets, then k blocks of n history negatives
+    negatives, negative_valid = decoded_negatives(batch, k, model.config.target_capacity)
+    n = logits.shape[0] // (1 + k)
+    logits, negative_logits = logits[:n], logits[n:]
   targets = batch.target_sid.reshape(-1, batch.target_sid.shape[-1])  # multi-target: [b * m, l]
   weights = None if batch.target_mask is None else batch.target_mask.reshape(-1)
   capacity = model.config.target_capacity
@@ -48,6 +56,10 @@ def onerec_loss(model, batch, reduction: str = "sum"):
   loss, metrics = semantic_id_loss(logits, targets, reduction, weights)
   if capacity:
     metrics["dropped_targets"] = dropped.astype(jnp.float32)
+  if k:
+    unlikelihood, unlikelihood_metrics = history_unlikelihood(negative_logits, negatives, negative_valid)
+    loss = loss + unlikelihood
+    metrics.update(unlikelihood_metrics, next_token_loss=metrics["loss"], loss=loss)
   return loss, metrics, aux
 
 

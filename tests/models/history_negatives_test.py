@@ -1,0 +1,175 @@
+"""The history unlikelihood negatives (ModelConfig.history_negatives): each target's k most recent earlier
+items, decoded in exactly the target's context, masked where they are padding or the target itself, and a
+loss that pushes their probability down."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from onerec_jax.input.batches import OneRecBatch, Pathway
+from onerec_jax.losses.ecpo import sequence_log_prob
+from onerec_jax.losses.history_unlikelihood import history_unlikelihood
+from onerec_jax.models import flops
+from onerec_jax.models.history_negatives import decoded_negatives, history_negative_sids
+from onerec_jax.models.onerec import OneRec
+from onerec_jax.models.sizes import model_config
+from onerec_jax.sharding.rules import make_mesh, mesh_context
+from onerec_jax.train.onerec_task import onerec_loss
+
+B, V, L, T, M, K = 3, 8, 3, 6, 4, 2
+
+
+def _config(m=M, capacity=0.0, negatives=K):
+  return model_config(
+    "tiny",
+    num_items=50,
+    num_users=20,
+    num_categories=4,
+    num_authors=6,
+    static_vocab_sizes=(3,),
+    num_feedback=2,
+    num_sid_levels=L,
+    sid_vocab_size=V,
+    short_len=T,
+    positive_len=0,
+    lifelong_len=0,
+    targets_per_window=m,
+    target_capacity=capacity,
+    history_negatives=negatives,
+    dropout_rate=0.0,
+  )
+
+
+def _batch(m=M, seed=0):
+  rng = np.random.default_rng(seed)
+  items = rng.integers(0, 50, (B, T)).astype(np.int32)
+  items[0, :2] = -1  # row 0: a window of 4 items
+  items[2, :3] = -1  # row 2: 3 items
+  sids = rng.integers(0, V, (B, T, L)).astype(np.int32)
+  short = Pathway(
+    items=items,
+    sids=sids,
+    category=rng.integers(0, 4, (B, T)).astype(np.int32),
+    author=rng.integers(0, 6, (B, T)).astype(np.int32),
+    feedback=rng.random((B, T, 2)).astype(np.float32),
+  )
+  if not m:  # the report's design: one target after the whole window
+    target_sid, mask = rng.integers(0, V, (B, L)).astype(np.int32), None
+  else:
+    target_sid = rng.integers(0, V, (B, m, L)).astype(np.int32)
+    target_sid[1, 2] = sids[1, T - m + 2 - 1]  # row 1's target 2 repeats its second most recent item
+    mask = np.array([[False, False, True, True], [False, True, True, True], [False, False, False, True]])[:, :m]
+  return OneRecBatch(
+    user_id=np.arange(B, dtype=np.int32),
+    static=np.zeros((B, 1), np.int32),
+    short=short,
+    positive=None,
+    lifelong=None,
+    target_sid=target_sid,
+    target_mask=mask,
+  )
+
+
+def test_negatives_are_the_items_before_each_target_most_recent_first():
+  batch = _batch()
+  sids, valid = history_negative_sids(batch, K)
+  assert sids.shape == (B, M, K, L) and valid.shape == (B, M, K)
+  for r in range(B):
+    for i in range(M):
+      for o in range(K):
+        col = T - M + i - o  # target i's last input is column T - M + i
+        np.testing.assert_array_equal(sids[r, i, o], batch.short.sids[r, col])
+        expected = bool(batch.target_mask[r, i]) and batch.short.items[r, col] >= 0
+        expected &= not np.array_equal(batch.short.sids[r, col], batch.target_sid[r, i])
+        assert bool(valid[r, i, o]) == expected, (r, i, o)
+  assert not valid[1, 2, 1]  # the repeat of the target is no negative
+  assert not valid[0, 0].any()  # an unsupervised target has no negatives
+  _, deep = history_negative_sids(batch, T)  # as far back as the window goes
+  np.testing.assert_array_equal(deep[2, 3], [True, True, True, False, False, False])  # row 2: 3 items, then padding
+  np.testing.assert_array_equal(deep[1, 1], [True, True, True, True, False, False])  # columns < 0: before the window
+
+
+def test_one_target_batches_take_the_end_of_the_window():
+  batch = _batch(m=0)
+  sids, valid = history_negative_sids(batch, K)
+  assert sids.shape == (B, 1, K, L)
+  np.testing.assert_array_equal(sids[:, 0, 0], batch.short.sids[:, T - 1])
+  np.testing.assert_array_equal(sids[:, 0, 1], batch.short.sids[:, T - 2])
+
+
+def _model(config):
+  with mesh_context(make_mesh()):
+    return OneRec(config, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("m,capacity", [(M, 0.0), (M, 0.75), (0, 0.0)])
+def test_each_negative_row_is_decoded_in_its_targets_context(m, capacity):
+  """Block o of the negative rows equals decoding, with history_negatives off, a batch whose targets are
+  the o-th negatives: same context, same cross-attention limit, same rows."""
+  batch = _batch(m)
+  with_negatives, plain = _model(_config(m, capacity)), _model(_config(m, capacity, negatives=0))
+  logits = np.asarray(with_negatives(batch)[0])
+  targets = np.asarray(plain(batch)[0])
+  n = targets.shape[0]
+  assert logits.shape == ((1 + K) * n, L, V)
+  np.testing.assert_allclose(logits[:n], targets, atol=1e-5, rtol=1e-5)
+  sids, _ = history_negative_sids(batch, K)
+  negatives, valid = decoded_negatives(batch, K, capacity)
+  assert negatives.shape == (K * n, L) and valid.shape == (K * n,)
+  for o in range(K):
+    as_targets = np.asarray(sids[:, :, o]) if m else np.asarray(sids[:, 0, o])
+    expected = np.asarray(plain(batch.replace(target_sid=as_targets))[0])
+    np.testing.assert_allclose(logits[(1 + o) * n : (2 + o) * n], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_unlikelihood_is_minus_log_one_minus_p_over_valid_negatives():
+  rng = np.random.default_rng(0)
+  logits = jnp.asarray(rng.normal(size=(4, L, V)) * 3, jnp.float32)
+  sids = jnp.asarray(rng.integers(0, V, (4, L)), jnp.int32).at[0].set(jnp.argmax(logits[0], -1))  # row 0: likely
+  valid = jnp.array([True, False, True, True])
+  loss, metrics = history_unlikelihood(logits, sids, valid)
+  p = np.exp(np.asarray(sequence_log_prob(logits, sids)))
+  assert p[0] > 0.2
+  np.testing.assert_allclose(loss, np.mean(-np.log1p(-p[[0, 2, 3]])), rtol=1e-4)
+  np.testing.assert_allclose(metrics["history_item_prob"], p[[0, 2, 3]].mean(), rtol=1e-5)
+  none, _ = history_unlikelihood(logits, sids, jnp.zeros(4, bool))
+  assert float(none) == 0.0
+
+
+def test_the_unlikelihood_gradient_pushes_the_history_items_down():
+  """Ten Adam steps on the unlikelihood term alone (the joint loss less the next-token loss) halve the
+  negatives' mean probability: the gradient reaches the parameters through the negative rows, downhill."""
+  batch = _batch()
+  model = _model(_config(capacity=0.75))
+  with mesh_context(make_mesh()):
+    opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+
+  def unlikelihood(model):
+    _, metrics, _ = onerec_loss(model, batch)
+    return metrics["loss"] - metrics["next_token_loss"]
+
+  @nnx.jit
+  def step(model, opt):
+    opt.update(model, nnx.grad(unlikelihood)(model))
+
+  before = float(onerec_loss(model, batch)[1]["history_item_prob"])
+  for _ in range(10):
+    step(model, opt)
+  after = float(onerec_loss(model, batch)[1]["history_item_prob"])
+  assert after < 0.5 * before, (before, after)
+
+
+def test_flops_count_the_negative_rows():
+  plain = flops.onerec_forward_flops(_config(negatives=0), B)
+  more = flops.onerec_forward_flops(_config(), B)
+  assert more["head"] == (1 + K) * plain["head"] and more["encoder"] == plain["encoder"]
+
+
+def test_config_bounds():
+  config = dataclasses.replace(_config(), history_negatives=T + 1)
+  with pytest.raises(ValueError, match="model.history_negatives"):
+    config.validate()
