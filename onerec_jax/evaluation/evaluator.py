@@ -17,7 +17,7 @@ from flax import nnx
 from onerec_jax.decoding.generate import generate
 from onerec_jax.decoding.item_log_prob import item_log_prob
 from onerec_jax.evaluation.config import EvalConfig
-from onerec_jax.evaluation.metrics import dedupe_ranked, ranking_metrics
+from onerec_jax.evaluation.metrics import dedupe_ranked, history_share, ranking_metrics
 from onerec_jax.decoding.beam_search import NEG_INF, assert_legal
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import leave_one_out
@@ -191,6 +191,8 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     "popularity": ranking_metrics(popular, targets, config.ks),
     "legal_rate": legal_rate,
     "filled_k_rate": float(np.mean(ranked[:, -1] >= 0)),  # users whose list reached K items
+    # The share of the top-K slots holding one of the user's earlier items (0 under exclude='all').
+    f"history_share@{k}": history_share(ranked, windows.history_before(run.data, rows, pos)),
     "heldout_loss": heldout_loss(run, graphdef, state, rows, pos, config.batch_size),
   }
   if config.free_legality:
@@ -228,7 +230,14 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
 def format_results(results: dict) -> str:
   """A small table of the model against the baselines."""
   extra = "".join(
-    f" {k}={results[k]:.3f}" for k in ("legal_rate", "legal_rate_without_trie", "filled_k_rate") if k in results
+    f" {k}={results[k]:.3f}"
+    for k in (
+      "legal_rate",
+      "legal_rate_without_trie",
+      "filled_k_rate",
+      *(k for k in results if k.startswith("history_share")),
+    )
+    if k in results
   )
   lines = [
     f"split={results['split']} protocol={results.get('protocol', 'tiger')} "

@@ -69,3 +69,19 @@ def dedupe_ranked(ranked: np.ndarray, k: int, exclude: np.ndarray | None = None)
       if j == k:
         break
   return out
+
+
+def history_share(ranked: np.ndarray, history: np.ndarray) -> float:
+  """Share of the filled slots of the ranked lists that hold an item of the user's own history.
+
+  Where users do not take an item twice (Amazon Beauty), every such slot is a certain miss: the figure says
+  how much of a protocol that keeps history in the ranking (TIGER's) the model spends on it.
+
+  Args:
+    ranked: [b, k] item ids best first, -1 = empty slot.
+    history: [b, n] the items before each target, -1 padded.
+  """
+  ranked, history = np.asarray(ranked), np.asarray(history)
+  filled = ranked >= 0
+  hits = sum(int(np.isin(row[row >= 0], hist[hist >= 0]).sum()) for row, hist in zip(ranked, history))
+  return hits / max(int(filled.sum()), 1)

@@ -62,6 +62,9 @@ def test_generative_evaluation_excludes_history_inside_the_search():
       ev = dataclasses.replace(config.eval, num_beams=beams, exclude_in_search=in_search)
       results[beams, in_search] = evaluate_run(run, graphdef, state, ev)
   assert results[64, True]["model"] == results[64, False]["model"]
+  assert all(r["history_share@10"] == 0.0 for r in results.values())  # excluded: no slot holds history
+  kept = evaluate_run(run, graphdef, state, dataclasses.replace(config.eval, exclude="none", num_beams=10))
+  assert kept["history_share@10"] > 0.05  # an untrained model over 60 items, 8-16 of them each user's history
   narrow, narrow_after = results[10, True], results[10, False]
   assert narrow["filled_k_rate"] == 1.0 and narrow["exclude_in_search"]
   assert narrow_after["filled_k_rate"] < 1.0  # 10 beams minus the history items cannot fill K = 10

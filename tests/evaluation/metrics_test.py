@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from onerec_jax.evaluation.metrics import dedupe_ranked, first_hit_rank, metrics_from_ranks, ranking_metrics
+from onerec_jax.evaluation.metrics import (
+  dedupe_ranked,
+  first_hit_rank,
+  history_share,
+  metrics_from_ranks,
+  ranking_metrics,
+)
 
 
 def test_hand_computed():
@@ -45,3 +51,10 @@ def test_ranking_metrics_keys():
   assert m == pytest.approx(
     {"recall@1": 0.0, "hr@1": 0.0, "ndcg@1": 0.0, "recall@2": 1.0, "hr@2": 1.0, "ndcg@2": 1 / np.log2(3), "mrr@2": 0.5}
   )
+
+
+def test_history_share_counts_filled_slots_holding_earlier_items():
+  ranked = np.array([[5, 1, 9, -1], [7, 8, 2, 3]])
+  history = np.array([[1, 9, -1], [3, -1, -1]])
+  assert history_share(ranked, history) == pytest.approx(3 / 7)  # 2 of row 0's 3 filled slots, 1 of row 1's 4
+  assert history_share(ranked, np.full((2, 3), -1)) == 0.0
