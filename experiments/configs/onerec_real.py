@@ -311,7 +311,12 @@ def onerec_beauty_headline() -> Sweep:
       # TIGER protocol the ranking keeps them, so the model must learn it: each target's 2 most recent
       # earlier items decoded beside it and pushed down (-log(1 - pi)); 8,000 steps to compare with the
       # seeds above step for step.
+      # The k = 2 row's first evaluation (commit 42f2120, the gradient through every level) was below the
+      # seeds at step 2,000. Since then no gradient flows through the levels a negative shares with its
+      # target (losses.history_unlikelihood): there it fought the next-token loss on the same logits.
       "no_item_id_8k_unlikelihood": no_item_id + eight_k + ("model.history_negatives=2",),
+      # The most recent earlier item only: 1.5x the plain step's decoder rows instead of 3x.
+      "no_item_id_8k_unlikelihood_k1": no_item_id + eight_k + ("model.history_negatives=1",),
       # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
       # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which

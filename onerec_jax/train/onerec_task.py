@@ -57,7 +57,10 @@ def onerec_loss(model, batch, reduction: str = "sum"):
   if capacity:
     metrics["dropped_targets"] = dropped.astype(jnp.float32)
   if k:
-    unlikelihood, unlikelihood_metrics = history_unlikelihood(negative_logits, negatives, negative_valid)
+    negative_targets = jnp.tile(jnp.asarray(targets), (k, 1))  # block o holds each decoded target's o-th
+    unlikelihood, unlikelihood_metrics = history_unlikelihood(
+      negative_logits, negatives, negative_valid, negative_targets
+    )
     loss = loss + unlikelihood
     metrics.update(unlikelihood_metrics, next_token_loss=metrics["loss"], loss=loss)
   return loss, metrics, aux

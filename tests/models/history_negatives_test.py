@@ -4,6 +4,7 @@ loss that pushes their probability down."""
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -12,7 +13,7 @@ from flax import nnx
 
 from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.losses.ecpo import sequence_log_prob
-from onerec_jax.losses.history_unlikelihood import history_unlikelihood
+from onerec_jax.losses.history_unlikelihood import history_unlikelihood, shared_prefix
 from onerec_jax.models import flops
 from onerec_jax.models.history_negatives import decoded_negatives, history_negative_sids
 from onerec_jax.models.onerec import OneRec
@@ -138,6 +139,28 @@ def test_unlikelihood_is_minus_log_one_minus_p_over_valid_negatives():
   np.testing.assert_allclose(metrics["history_item_prob"], p[[0, 2, 3]].mean(), rtol=1e-5)
   none, _ = history_unlikelihood(logits, sids, jnp.zeros(4, bool))
   assert float(none) == 0.0
+
+
+def test_no_gradient_through_the_levels_a_negative_shares_with_its_target():
+  """Where the negative and its target share a prefix, their logits there are the same logits: the loss
+  keeps its value, but the gradient flows only from the first level where the negative leaves the target."""
+  rng = np.random.default_rng(1)
+  logits = jnp.asarray(rng.normal(size=(3, L, V)), jnp.float32)
+  sids = jnp.array([[1, 2, 3], [1, 2, 3], [4, 5, 6]], jnp.int32)
+  targets = jnp.array([[1, 2, 0], [0, 2, 3], [4, 5, 6]], jnp.int32)  # shares 2 levels, 0 (level 2 only), all 3
+  valid = jnp.ones(3, bool)
+  np.testing.assert_array_equal(
+    shared_prefix(sids, targets), [[True, True, False], [False, False, False], [True, True, True]]
+  )
+  plain, _ = history_unlikelihood(logits, sids, valid)
+  loss, metrics = history_unlikelihood(logits, sids, valid, targets)
+  np.testing.assert_allclose(loss, plain, rtol=1e-6)
+  np.testing.assert_allclose(metrics["history_shared_levels"], (2 + 0 + 3) / 3, rtol=1e-6)
+  grad = jax.grad(lambda x: history_unlikelihood(x, sids, valid, targets)[0])(logits)
+  norms = np.abs(np.asarray(grad)).sum(-1)  # [n, l]
+  assert norms[0, 0] == norms[0, 1] == 0 and norms[0, 2] > 0
+  assert (norms[1] > 0).all()
+  assert (norms[2] == 0).all()
 
 
 def test_the_unlikelihood_gradient_pushes_the_history_items_down():
