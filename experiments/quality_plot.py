@@ -17,12 +17,13 @@ import json
 import os
 
 from experiments import published as published_lib
-from experiments.seed_spread import read_metrics
+from experiments.seed_spread import read_metrics, reported
 
 
 def read_row(path: str) -> dict[str, tuple[float, float, float]]:
-  """{metric: (value, low, high)} of a metrics JSON or workdir (low = high = value) or a seed-spread JSON
-  (mean, min, max). `PATH#popularity` reads the most-popular baseline evaluated beside the model; any
+  """{metric: (value, low, high)} of a metrics JSON or workdir (low = high = value; the figures the run
+  reports, seed_spread.reported: its selected step's where it picked one) or a seed-spread JSON (mean, min,
+  max). `PATH#popularity` reads the most-popular baseline evaluated beside the model; any
   `PATH#a.b` reads the block at that dotted path (e.g. `#best.test` of a JSON that keeps its reported
   evaluation under 'best')."""
   path, _, block = path.partition("#")
@@ -32,9 +33,11 @@ def read_row(path: str) -> dict[str, tuple[float, float, float]]:
       raise FileNotFoundError(f"{file}: no metrics JSON (has the run finished its final evaluation?)")
     with open(file) as f:
       values = json.load(f)
+    path_keys = block.split(".")
   else:
-    block, values = "model", read_metrics(path)
-  for key in block.split("."):
+    block, values = reported(read_metrics(path))
+    path_keys = []
+  for key in path_keys:
     if not isinstance(values, dict) or key not in values:
       keys = sorted(values) if isinstance(values, dict) else type(values).__name__
       raise ValueError(f"{file}: no block {block!r} (at {key!r} found {keys})")

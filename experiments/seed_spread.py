@@ -9,6 +9,10 @@ order given, their mean, the sample standard deviation (ddof 1), min and max; th
 last is the table cell BENCHMARKS.md takes ("mean ± std (min-max)"). The most-popular baseline of the
 same files is summarised beside the model's: it depends on the split only, so a spread in it means the
 runs did not share their data.
+
+A run that picked its step by a valid metric (eval.select_metric) reports the test figures of that step:
+its file's `selected.test` block, not the top-level `model` block (the last step's). `reported` chooses,
+and the summary's 'blocks' says which block each run gave.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ def read_metrics(path: str) -> dict:
   return metrics
 
 
+def reported(metrics: dict) -> tuple[str, dict]:
+  """(block name, model metrics) a run reports: `selected.test` where the run picked its step by a valid
+  metric, else `model` (the final step's evaluation)."""
+  selected = metrics.get("selected")
+  if isinstance(selected, dict) and isinstance(selected.get("test"), dict):
+    return "selected.test", selected["test"]
+  return "model", metrics["model"]
+
+
 def spread(values: Sequence[float]) -> dict:
   """{'values', 'n', 'mean', 'std' (ddof 1; 0 for one value), 'min', 'max'} of `values`."""
   array = np.asarray(values, dtype=np.float64)
@@ -53,17 +66,18 @@ def seed_spread(runs: Sequence[str], metrics: Sequence[str] = ()) -> dict:
   if not runs:
     raise ValueError("--runs is empty: give the workdirs (or metrics JSON files) of the seeds")
   loaded = [read_metrics(run) for run in runs]
-  names = list(metrics) or sorted(loaded[0]["model"])
-  for run, run_metrics in zip(runs, loaded):
-    missing = [name for name in names if name not in run_metrics["model"]]
+  blocks, model = zip(*(reported(m) for m in loaded))
+  names = list(metrics) or sorted(model[0])
+  for run, block, values in zip(runs, blocks, model):
+    missing = [name for name in names if name not in values]
     if missing:
-      raise ValueError(f"{run}: its metrics have no {missing} (has {sorted(run_metrics['model'])})")
-  summary = {"runs": list(runs), "model": {}, "popularity": {}}
-  for block in ("model", "popularity"):
-    for name in names:
-      values = [m.get(block, {}).get(name) for m in loaded]
-      if None not in values:  # a baseline some files lack is left out, not summarised over fewer runs
-        summary[block][name] = spread(values)
+      raise ValueError(f"{run}: its {block} metrics have no {missing} (has {sorted(values)})")
+  summary = {"runs": list(runs), "blocks": list(blocks), "model": {}, "popularity": {}}
+  for name in names:
+    summary["model"][name] = spread([values[name] for values in model])
+    values = [m.get("popularity", {}).get(name) for m in loaded]
+    if None not in values:  # a baseline some files lack is left out, not summarised over fewer runs
+      summary["popularity"][name] = spread(values)
   return summary
 
 

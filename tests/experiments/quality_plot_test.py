@@ -44,6 +44,13 @@ def test_dotted_block_paths(tmp_path):
     quality_plot.read_row(f"{path}#best.test")
 
 
+def test_a_run_that_picked_a_step_plots_that_steps_figures(tmp_path):
+  path = tmp_path / "picked.json"
+  path.write_text(json.dumps({"model": {"recall@10": 0.06}, "selected": {"step": 6000, "test": {"recall@10": 0.066}}}))
+  assert quality_plot.read_row(str(path))["recall@10"] == (0.066, 0.066, 0.066)
+  assert quality_plot.read_row(f"{path}#model")["recall@10"] == (0.06, 0.06, 0.06)
+
+
 def test_published_numbers():
   assert published.fraction_of({"hr@10": 0.2853 / 2}, "ml1m") == {"hr@10": 0.5}
   assert published.PUBLISHED["amazon_beauty"]["TIGER"]["hr@10"] == 0.0648  # recall@K = hr@K

@@ -59,3 +59,19 @@ def test_command_line_writes_the_summary(tmp_path):
     capture_output=True,
   )
   assert json.loads(out.read_text())["model"]["recall@10"]["mean"] == pytest.approx(0.06)
+
+
+def test_runs_that_picked_a_step_give_that_steps_test_figures(tmp_path):
+  """A run with eval.select_metric reports its selected step's test block, not the last step's `model`."""
+  picked = tmp_path / "picked.json"
+  picked.write_text(
+    json.dumps(
+      {
+        "model": {"recall@10": 0.060, "ndcg@10": 0.030},  # the last step
+        "selected": {"metric": "recall@10", "step": 6000, "test": {"recall@10": 0.066, "ndcg@10": 0.036}},
+      }
+    )
+  )
+  summary = seed_spread.seed_spread([str(picked), _write(tmp_path / "plain", 0.064, 0.034)], ["recall@10"])
+  assert summary["blocks"] == ["selected.test", "model"]
+  assert summary["model"]["recall@10"]["values"] == [0.066, 0.064]
