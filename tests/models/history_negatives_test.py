@@ -17,32 +17,15 @@ from onerec_jax.losses.history_unlikelihood import history_unlikelihood, shared_
 from onerec_jax.models import flops
 from onerec_jax.models.history_negatives import decoded_negatives, history_negative_sids
 from onerec_jax.models.onerec import OneRec
-from onerec_jax.models.sizes import model_config
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train.onerec_task import onerec_loss
+from tests.models.tiny_onerec import L, T, V, tiny_config
 
-B, V, L, T, M, K = 3, 8, 3, 6, 4, 2
+B, M, K = 3, 4, 2
 
 
 def _config(m=M, capacity=0.0, negatives=K):
-  return model_config(
-    "tiny",
-    num_items=50,
-    num_users=20,
-    num_categories=4,
-    num_authors=6,
-    static_vocab_sizes=(3,),
-    num_feedback=2,
-    num_sid_levels=L,
-    sid_vocab_size=V,
-    short_len=T,
-    positive_len=0,
-    lifelong_len=0,
-    targets_per_window=m,
-    target_capacity=capacity,
-    history_negatives=negatives,
-    dropout_rate=0.0,
-  )
+  return tiny_config(targets_per_window=m, target_capacity=capacity, history_negatives=negatives)
 
 
 def _batch(m=M, seed=0):

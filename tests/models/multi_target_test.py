@@ -18,30 +18,14 @@ from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.input.features import FeatureBuilder
 from onerec_jax.input.sequences import SequenceDataset
 from onerec_jax.models.onerec import OneRec, decoder_inputs
-from onerec_jax.models.sizes import model_config
 from onerec_jax.sharding.rules import make_mesh, mesh_context
+from tests.models.tiny_onerec import L, T, V, tiny_config
 
-B, V, L, T, M = 2, 8, 3, 6, 4
+B, M = 2, 4
 
 
 def _config(**kw):
-  return model_config(
-    "tiny",
-    num_items=50,
-    num_users=20,
-    num_categories=4,
-    num_authors=6,
-    static_vocab_sizes=(3,),
-    num_feedback=2,
-    num_sid_levels=L,
-    sid_vocab_size=V,
-    short_len=T,
-    positive_len=3,
-    lifelong_len=5,
-    lifelong_queries=2,
-    targets_per_window=M,
-    **kw,
-  )
+  return tiny_config(positive_len=3, lifelong_len=5, lifelong_queries=2, targets_per_window=M, **kw)
 
 
 def _batch(rng):

@@ -14,12 +14,12 @@ from flax import nnx
 from onerec_jax.input.batches import OneRecBatch, Pathway
 from onerec_jax.models import flops
 from onerec_jax.models.onerec import OneRec
-from onerec_jax.models.sizes import model_config
 from onerec_jax.models.target_rows import decoded_rows, num_decoded_rows
 from onerec_jax.sharding.rules import make_mesh, mesh_context
 from onerec_jax.train.onerec_task import onerec_loss
+from tests.models.tiny_onerec import L, T, V, tiny_config
 
-B, V, L, T, M = 3, 8, 3, 6, 4
+B, M = 3, 4
 
 
 def test_decoded_rows_valid_first_in_row_order():
@@ -34,23 +34,7 @@ def test_decoded_rows_valid_first_in_row_order():
 
 
 def _config(capacity):
-  return model_config(
-    "tiny",
-    num_items=50,
-    num_users=20,
-    num_categories=4,
-    num_authors=6,
-    static_vocab_sizes=(3,),
-    num_feedback=2,
-    num_sid_levels=L,
-    sid_vocab_size=V,
-    short_len=T,
-    positive_len=0,
-    lifelong_len=0,
-    targets_per_window=M,
-    target_capacity=capacity,
-    dropout_rate=0.0,
-  )
+  return tiny_config(targets_per_window=M, target_capacity=capacity)
 
 
 def _batch():
