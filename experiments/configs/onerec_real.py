@@ -317,6 +317,11 @@ def onerec_beauty_headline() -> Sweep:
       "no_item_id_8k_unlikelihood": no_item_id + eight_k + ("model.history_negatives=2",),
       # The most recent earlier item only: 1.5x the plain step's decoder rows instead of 3x.
       "no_item_id_8k_unlikelihood_k1": no_item_id + eight_k + ("model.history_negatives=1",),
+      # Ten times the term: in training the negatives' mean pi(o) is about 3e-3 (step 700 of the k1 row), so
+      # at weight 1 its gradient is some 300x weaker than the next-token loss's.
+      "no_item_id_8k_unlikelihood_k1_w10": no_item_id
+      + eight_k
+      + ("model.history_negatives=1", "model.history_unlikelihood_weight=10"),
       # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
       "ids_aligned": ("tokenizer.item_vectors=aligned",),
       # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which

@@ -49,6 +49,9 @@ class ModelConfig:
   # Training: decode beside each target its k most recent earlier items and push their probability down
   # (the history unlikelihood loss, losses.history_unlikelihood; models.history_negatives). 0 = off.
   history_negatives: int = 0
+  # Its weight beside the next-token loss. The term's gradient is pi(o) / (1 - pi(o)) times that of
+  # log pi(o): with item probabilities of a few 1e-3 it is weak at weight 1.
+  history_unlikelihood_weight: float = 1.0
   capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch; an expert
   # mesh axis > 1 needs > 0: tokens are all-to-all'd to their experts in fixed-size buffers)
   # Filled in from the data and tokenizer (0 = not yet known).
@@ -100,6 +103,13 @@ class ModelConfig:
     if not 0 <= self.history_negatives <= self.short_len:
       raise ValueError(
         f"model.history_negatives={self.history_negatives} must be in [0, model.short_len={self.short_len}] (0 = off)"
+      )
+    if self.history_unlikelihood_weight <= 0:
+      raise ValueError(f"model.history_unlikelihood_weight must be > 0, got {self.history_unlikelihood_weight}")
+    if self.history_unlikelihood_weight != 1.0 and not self.history_negatives:
+      raise ValueError(
+        f"model.history_unlikelihood_weight={self.history_unlikelihood_weight} weighs nothing: the history "
+        "unlikelihood is off (set model.history_negatives > 0)"
       )
     if self.capacity_factor < 0:
       raise ValueError(f"model.capacity_factor must be >= 0, got {self.capacity_factor}")

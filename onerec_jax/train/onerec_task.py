@@ -39,7 +39,8 @@ def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
 def onerec_loss(model, batch, reduction: str = "sum"):
   """(loss, metrics, MoE aux) of a OneRec training batch: the next-token loss of the target semantic IDs
   (multi-target batches: every supervised target of every window), plus with model.history_negatives the
-  history unlikelihood of the items before each target ('loss' is the sum; 'history_unlikelihood' apart)."""
+  history unlikelihood of the items before each target ('loss' is the sum with the term weighted by
+  model.history_unlikelihood_weight; 'history_unlikelihood' apart, unweighted)."""
   logits, aux = model(batch)
   k = model.config.history_negatives
   if k:  # the decoded rows are the n targets, then k blocks of n history negatives
@@ -61,7 +62,7 @@ def onerec_loss(model, batch, reduction: str = "sum"):
     unlikelihood, unlikelihood_metrics = history_unlikelihood(
       negative_logits, negatives, negative_valid, negative_targets
     )
-    loss = loss + unlikelihood
+    loss = loss + model.config.history_unlikelihood_weight * unlikelihood
     metrics.update(unlikelihood_metrics, next_token_loss=metrics["loss"], loss=loss)
   return loss, metrics, aux
 

@@ -179,3 +179,16 @@ def test_config_bounds():
   config = dataclasses.replace(_config(), history_negatives=T + 1)
   with pytest.raises(ValueError, match="model.history_negatives"):
     config.validate()
+  with pytest.raises(ValueError, match="history_unlikelihood_weight must be > 0"):
+    dataclasses.replace(_config(), history_unlikelihood_weight=0.0).validate()
+  with pytest.raises(ValueError, match="weighs nothing: the history unlikelihood is off"):
+    dataclasses.replace(_config(negatives=0), history_unlikelihood_weight=3.0).validate()
+
+
+def test_the_loss_weighs_the_term():
+  batch = _batch()
+  _, metrics, _ = onerec_loss(_model(dataclasses.replace(_config(), history_unlikelihood_weight=3.0)), batch)
+  assert metrics["history_unlikelihood"] > 0
+  np.testing.assert_allclose(
+    metrics["loss"], metrics["next_token_loss"] + 3.0 * metrics["history_unlikelihood"], rtol=1e-6
+  )
