@@ -83,8 +83,9 @@ def onerec_beauty() -> ExperimentConfig:
 
   python -m experiments.train --experiment=onerec_beauty --workdir=/tmp/onerec_beauty --data_dir=../shared/data
   """
-  config = _beauty("off", num_steps=4000)
+  config = _beauty("off", num_steps=8000)
   config.model.use_item_id_embedding, config.model.target_capacity = False, 0.65
+  config.eval.eval_every, config.eval.select_metric = 2000, "recall@10"
   return config
 
 
@@ -114,6 +115,7 @@ def onerec_beauty_tiny() -> ExperimentConfig:
   """
   config = tiny(onerec_beauty())
   config.train.num_steps, config.train.checkpoint_every, config.eval.max_users = 2000, 1000, 0
+  config.eval.eval_every, config.eval.select_metric = 0, ""  # one evaluation, at the end, as measured
   return config
 
 
@@ -280,81 +282,95 @@ def onerec_beauty_headline() -> Sweep:
   # The registered recipe since 2026-12-06 on top of the pinned base below.
   no_item_id = ("model.use_item_id_embedding=false", "model.target_capacity=0.65")
   eight_k = ("train.num_steps=8000", "eval.eval_every=2000", "eval.select_metric=recall@10")
+  # The rows without a schedule of their own ran on the registered 4,000 steps, one evaluation at the end
+  # (the recipe until 2026-12-07): pinned below, so that they stay reproducible as run.
+  four_k = ("train.num_steps=4000", "eval.eval_every=0", "eval.select_metric=")
   return Sweep(
     experiment="onerec_beauty",
     # The rows ran on the registered recipe until 2026-12-06 (with the item-id table, every slot decoded):
     # pinned, so that they stay reproducible as run; the no_item_id rows are the registered recipe since.
     base=("train.checkpoint_every=500", "model.use_item_id_embedding=true", "model.target_capacity=0"),
-    runs={
-      "seed_1": ("train.seed=1",),
-      "seed_2": ("train.seed=2",),
-      "tiger_size": tiger_size,
-      # The encoder without raw item-id embeddings (semantic IDs, category, author only, as TIGER): the
-      # user-id token's removal was +18%, so a second memorising table may cost too (with the token it did
-      # not help: -9% at 2,000 steps, onerec_beauty_ablations). Capacity 0.65 as ema_0999.
-      "no_item_id": no_item_id,
-      # Its seeds (2026-12-06: seed 0 gave Recall@10 0.0629, above the registered recipe's three seeds).
-      "no_item_id_seed_1": no_item_id + ("train.seed=1",),
-      "no_item_id_seed_2": no_item_id + ("train.seed=2",),
-      # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
-      # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
-      # picked by valid Recall@10). The longer schedule measured 2026-12-06 (seed 0, valid picked step 6,000):
-      # test 0.0656 / 0.0351. TIGER's size (2026-12-06, 4,000 steps): 0.0643 / 0.0341, no gain.
-      "no_item_id_tiger_size": tiger_size + no_item_id,
-      "no_item_id_8k": no_item_id + eight_k,
-      # Its seeds (2026-12-06: seed 0 picked step 6,000, test 0.0656 / 0.0351, above the 4,000-step seeds).
-      "no_item_id_8k_seed_1": no_item_id + eight_k + ("train.seed=1",),
-      "no_item_id_8k_seed_2": no_item_id + eight_k + ("train.seed=2",),
-      # The history unlikelihood loss (2026-12-07): no Beauty user takes an item twice, yet the recipe
-      # fills 7.2% of its top-10 slots with the user's own earlier items, and removing them from the
-      # ranking gives test Recall@10 / NDCG@10 +9% / +13% (seed 1 of the 8,000-step schedule). Under the
-      # TIGER protocol the ranking keeps them, so the model must learn it: each target's 2 most recent
-      # earlier items decoded beside it and pushed down (-log(1 - pi)); 8,000 steps to compare with the
-      # seeds above step for step.
-      # The k = 2 row's first evaluation (commit 42f2120, the gradient through every level) was below the
-      # seeds at step 2,000. Since then no gradient flows through the levels a negative shares with its
-      # target (losses.history_unlikelihood): there it fought the next-token loss on the same logits.
-      "no_item_id_8k_unlikelihood": no_item_id + eight_k + ("model.history_negatives=2",),
-      # The most recent earlier item only: 1.5x the plain step's decoder rows instead of 3x.
-      "no_item_id_8k_unlikelihood_k1": no_item_id + eight_k + ("model.history_negatives=1",),
-      # Ten times the term: in training the negatives' mean pi(o) is about 3e-3 (step 700 of the k1 row), so
-      # at weight 1 its gradient is some 300x weaker than the next-token loss's.
-      "no_item_id_8k_unlikelihood_k1_w10": no_item_id
-      + eight_k
-      + ("model.history_negatives=1", "model.history_unlikelihood_weight=10"),
-      # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
-      "ids_aligned": ("tokenizer.item_vectors=aligned",),
-      # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which
-      # memorised, and no user token). Decoding only the target rows (capacity 0.65, as ema_0999: no target
-      # is dropped, 1.27x the step rate). Measured 2026-12-06: test Recall@10 / NDCG@10 0.0551 / 0.0298.
-      "user_hash_2000": ("model.static_pathway=all", "model.user_id_buckets=2000", "model.target_capacity=0.65"),
-      # The report's one-target design at about the registered run's wall time (0.39 s against 1.04 s per
-      # step side by side): with the user-id token it beat the multi-target design at equal wall time
-      # (the ablations' report_design row: Recall@10 0.0461 against 0.0445).
-      "report_design_10k": (
-        "model.targets_per_window=0",
-        "train.num_steps=10000",
-        "eval.eval_every=2500",
-        "eval.select_metric=recall@10",
-      ),
-      # A moving average of the parameters (decay 0.999: about the last 1,000 steps) evaluated in place of
-      # the raw ones; decoding only the rows that hold targets (capacity 0.65: the fullest of 20,000 random
-      # batches fills 60%, so no target is dropped; 1.27x the training rate, BENCHMARKS.md).
-      "ema_0999": ("train.ema_decay=0.999", "model.target_capacity=0.65"),
-      # What moved SASRec on ML-1M besides its init (2026-12-06): the rate held after warm-up, no clipping.
-      "constant_lr": ("train.lr_schedule=constant", "train.grad_clip_norm=0", "model.target_capacity=0.65"),
-      # The longer variant: valid Recall@10 was still rising at 4,000 steps; bfloat16 compute (1.4x the
-      # float32 step rate at the TIGER peer's size on this CPU, BENCHMARKS.md), evaluated every 2,000
-      # steps with the reported step picked by valid Recall@10.
-      "long_bf16": (
-        "train.num_steps=10000",
-        "model.dtype=bfloat16",
-        "eval.eval_every=2000",
-        "eval.select_metric=recall@10",
-      ),
-    },
+    runs=_pin_schedule(
+      four_k,
+      {
+        "seed_1": ("train.seed=1",),
+        "seed_2": ("train.seed=2",),
+        "tiger_size": tiger_size,
+        # The encoder without raw item-id embeddings (semantic IDs, category, author only, as TIGER): the
+        # user-id token's removal was +18%, so a second memorising table may cost too (with the token it did
+        # not help: -9% at 2,000 steps, onerec_beauty_ablations). Capacity 0.65 as ema_0999.
+        "no_item_id": no_item_id,
+        # Its seeds (2026-12-06: seed 0 gave Recall@10 0.0629, above the registered recipe's three seeds).
+        "no_item_id_seed_1": no_item_id + ("train.seed=1",),
+        "no_item_id_seed_2": no_item_id + ("train.seed=2",),
+        # Next, on the registered recipe since 2026-12-06 (no item-id table): TIGER's size, and a longer
+        # schedule now that the tables the model over-fitted are gone (evaluated every 2,000 steps, the step
+        # picked by valid Recall@10). The longer schedule measured 2026-12-06 (seed 0, valid picked step 6,000):
+        # test 0.0656 / 0.0351. TIGER's size (2026-12-06, 4,000 steps): 0.0643 / 0.0341, no gain.
+        "no_item_id_tiger_size": tiger_size + no_item_id,
+        "no_item_id_8k": no_item_id + eight_k,
+        # Its seeds (2026-12-06: seed 0 picked step 6,000, test 0.0656 / 0.0351, above the 4,000-step seeds).
+        "no_item_id_8k_seed_1": no_item_id + eight_k + ("train.seed=1",),
+        "no_item_id_8k_seed_2": no_item_id + eight_k + ("train.seed=2",),
+        # The history unlikelihood loss (2026-12-07): no Beauty user takes an item twice, yet the recipe
+        # fills 7.2% of its top-10 slots with the user's own earlier items, and removing them from the
+        # ranking gives test Recall@10 / NDCG@10 +9% / +13% (seed 1 of the 8,000-step schedule). Under the
+        # TIGER protocol the ranking keeps them, so the model must learn it: each target's 2 most recent
+        # earlier items decoded beside it and pushed down (-log(1 - pi)); 8,000 steps to compare with the
+        # seeds above step for step.
+        # The k = 2 row's first evaluation (commit 42f2120, the gradient through every level) was below the
+        # seeds at step 2,000. Since then no gradient flows through the levels a negative shares with its
+        # target (losses.history_unlikelihood): there it fought the next-token loss on the same logits.
+        "no_item_id_8k_unlikelihood": no_item_id + eight_k + ("model.history_negatives=2",),
+        # The most recent earlier item only: 1.5x the plain step's decoder rows instead of 3x.
+        "no_item_id_8k_unlikelihood_k1": no_item_id + eight_k + ("model.history_negatives=1",),
+        # Ten times the term: in training the negatives' mean pi(o) is about 3e-3 (step 700 of the k1 row), so
+        # at weight 1 its gradient is some 300x weaker than the next-token loss's.
+        "no_item_id_8k_unlikelihood_k1_w10": no_item_id
+        + eight_k
+        + ("model.history_negatives=1", "model.history_unlikelihood_weight=10"),
+        # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
+        "ids_aligned": ("tokenizer.item_vectors=aligned",),
+        # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which
+        # memorised, and no user token). Decoding only the target rows (capacity 0.65, as ema_0999: no target
+        # is dropped, 1.27x the step rate). Measured 2026-12-06: test Recall@10 / NDCG@10 0.0551 / 0.0298.
+        "user_hash_2000": ("model.static_pathway=all", "model.user_id_buckets=2000", "model.target_capacity=0.65"),
+        # The report's one-target design at about the registered run's wall time (0.39 s against 1.04 s per
+        # step side by side): with the user-id token it beat the multi-target design at equal wall time
+        # (the ablations' report_design row: Recall@10 0.0461 against 0.0445).
+        "report_design_10k": (
+          "model.targets_per_window=0",
+          "train.num_steps=10000",
+          "eval.eval_every=2500",
+          "eval.select_metric=recall@10",
+        ),
+        # A moving average of the parameters (decay 0.999: about the last 1,000 steps) evaluated in place of
+        # the raw ones; decoding only the rows that hold targets (capacity 0.65: the fullest of 20,000 random
+        # batches fills 60%, so no target is dropped; 1.27x the training rate, BENCHMARKS.md).
+        "ema_0999": ("train.ema_decay=0.999", "model.target_capacity=0.65"),
+        # What moved SASRec on ML-1M besides its init (2026-12-06): the rate held after warm-up, no clipping.
+        "constant_lr": ("train.lr_schedule=constant", "train.grad_clip_norm=0", "model.target_capacity=0.65"),
+        # The longer variant: valid Recall@10 was still rising at 4,000 steps; bfloat16 compute (1.4x the
+        # float32 step rate at the TIGER peer's size on this CPU, BENCHMARKS.md), evaluated every 2,000
+        # steps with the reported step picked by valid Recall@10.
+        "long_bf16": (
+          "train.num_steps=10000",
+          "model.dtype=bfloat16",
+          "eval.eval_every=2000",
+          "eval.select_metric=recall@10",
+        ),
+      },
+    ),
     metrics=("recall@5", "ndcg@5", "recall@10", "ndcg@10"),
   )
+
+
+def _pin_schedule(schedule: tuple[str, ...], runs: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+  """`schedule` prepended to each run that sets no train.num_steps of its own."""
+  return {
+    name: overrides if any(o.startswith("train.num_steps=") for o in overrides) else schedule + overrides
+    for name, overrides in runs.items()
+  }
 
 
 @register_sweep(
