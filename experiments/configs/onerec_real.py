@@ -7,10 +7,11 @@ Runbook (2 CPU cores; measured figures in BENCHMARKS.md and experiments/results/
     disambiguation token over all-MiniLM-L6-v2 embeddings of the item text (needs the `tokenizer-text`
     extra; any other category: --config.data.dataset=amazon_<category>, the recipe unchanged).
     No user-id token and no raw item-id table (static pathway off, model.use_item_id_embedding=false: the
-    id tables are what the model memorised), 4,000 steps. Targets: TIGER Recall@10 0.0648 / NDCG@10 0.0384.
-    Measured 2026-12-06 (2 cores, 4,000 steps = 19.1 epochs of windows, 35-40 min wall per seed, each
-    sharing the cores with one other run, commits b58905a / 09a1a34): test Recall@10 / NDCG@10 over seeds 0-2 0.0641 ± 0.0011 /
-    0.0341 ± 0.0005 (99% / 89% of TIGER; Recall@5 0.0406, NDCG@5 0.0266; most-popular Recall@10 0.0114).
+    id tables are what the model memorised), 8,000 steps, the step picked by valid Recall@10. Targets:
+    TIGER Recall@10 0.0648 / NDCG@10 0.0384. Measured 2026-12-06/07 (2 cores, 83-138 min wall per seed,
+    shared): test Recall@10 / NDCG@10 over seeds 0-2 0.0662 ± 0.0006 / 0.0358 ± 0.0007 (102% / 93% of
+    TIGER; Recall@5 0.0423, NDCG@5 0.0281; most-popular Recall@10 0.0114). On the 4,000 steps registered
+    until 2026-12-07 (commits b58905a / 09a1a34): 0.0641 ± 0.0011 / 0.0341 ± 0.0005 (99% / 89%).
     With the item-id table (the recipe until 2026-12-06): 0.0579 ± 0.0023 / 0.0312 ± 0.0014 (89% / 81%);
     with the user-id token as well (onerec_beauty_user_token, 2,000 steps) 0.0445 / 0.0217 (BENCHMARKS.md).
   python -m experiments.train --experiment=onerec_ml1m --workdir=/tmp/onerec_ml1m --data_dir=../shared/data
@@ -71,15 +72,19 @@ def onerec_beauty() -> ExperimentConfig:
   and since 2026-12-06 no raw item-id embeddings either: items enter the encoder as their semantic IDs,
   category and author only, as TIGER (a 12,101-row id table, ~16 targets per row, memorised too). Only the
   rows that hold targets are decoded (model.target_capacity 0.65: no target is dropped, 1.27x the step
-  rate). 4,000 steps (19.1 epochs of windows). Measured 2026-12-06 as the `no_item_id` rows of
+  rate). Since 2026-12-07 8,000 steps (38.3 epochs of windows), evaluated every 2,000, the reported step
+  picked by valid Recall@10. Measured as the headline sweep's no_item_id_8k rows (the same config; commits
+  878c2ef / f1cbc82 / 3d7a144, 83-138 min each on 2 shared cores): test Recall@10 / NDCG@10 seed 0 0.0656 /
+  0.0351, seed 1 0.0663 / 0.0359, seed 2 0.0668 / 0.0365, each at step 6,000; over the three 0.0662 ± 0.0006
+  / 0.0358 ± 0.0007 (TIGER 0.0648 / 0.0384: 102% / 93%; Recall@5 0.0423, NDCG@5 0.0281;
+  experiments/results/onerec_beauty_no_item_id_8k_seeds.json). On 4,000 steps (2026-12-06 to 2026-12-07,
+  one evaluation at the end), measured 2026-12-06 as the `no_item_id` rows of
   onerec_beauty_headline (the same config; commits b58905a / 09a1a34, 35-40 min each on 2 cores: seed 0
   beside another run, seeds 1 and 2 side by side): test Recall@10 / NDCG@10 seed 0 0.0629 / 0.0335, seed 1 0.0642 / 0.0342, seed 2 0.0652 /
   0.0346, over the three 0.0641 ± 0.0011 / 0.0341 ± 0.0005 (TIGER 0.0648 / 0.0384: 99% / 89%; Recall@5
   0.0406, NDCG@5 0.0266; experiments/results/onerec_beauty_no_item_id_seeds.json). With the item-id
   table (the recipe until 2026-12-06, commit a55be40 and the headline sweep's seed rows): 0.0579 ± 0.0023 /
-  0.0312 ± 0.0014 (89% / 81%); at 2,000 steps 0.0527 / 0.0265. On an 8,000-step schedule with the step
-  picked on valid (the headline sweep's no_item_id_8k rows): seed 0 0.0656 / 0.0351, seed 1 0.0663 / 0.0359,
-  both at step 6,000 (mean 102% / 92% of TIGER; seed 2 not finished).
+  0.0312 ± 0.0014 (89% / 81%); at 2,000 steps 0.0527 / 0.0265.
 
   python -m experiments.train --experiment=onerec_beauty --workdir=/tmp/onerec_beauty --data_dir=../shared/data
   """
@@ -263,7 +268,9 @@ def onerec_beauty_headline() -> Sweep:
   TIGER), the registered recipe since 2026-12-06; no_item_id_8k (commit 878c2ef, 83 min, part shared) 0.0656 /
   0.0351 at the step valid picked, 6,000 (seed 0 at 4,000 steps: 0.0629 / 0.0335; valid Recall@10 0.0678 /
   0.0856 / 0.0893 / 0.0877 at steps 2,000-8,000): +4% / +5% on one seed; no_item_id_8k_seed_1 (commit f1cbc82,
-  138 min shared) 0.0663 / 0.0359, also at step 6,000; no_item_id_8k_seed_2 paused at step 4,600;
+  138 min shared) 0.0663 / 0.0359, also at step 6,000; no_item_id_8k_seed_2 (commit 3d7a144, 124 min shared)
+  0.0668 / 0.0365, also at step 6,000: over the three 0.0662 ± 0.0006 / 0.0358 ± 0.0007 (102% / 93% of
+  TIGER), the registered recipe since 2026-12-07;
   no_item_id_tiger_size (commit 878c2ef, 71 min, 1.2 steps/s alone, bfloat16) 0.0643 / 0.0341: level with the
   small model's three-seed mean, so capacity is not what is short at 4,000 steps; tiger_size not run. The mean
   and spread over seeds: experiments.seed_spread.
@@ -325,7 +332,10 @@ def onerec_beauty_headline() -> Sweep:
         # The most recent earlier item only: 1.5x the plain step's decoder rows instead of 3x.
         "no_item_id_8k_unlikelihood_k1": no_item_id + eight_k + ("model.history_negatives=1",),
         # Ten times the term: in training the negatives' mean pi(o) is about 3e-3 (step 700 of the k1 row), so
-        # at weight 1 its gradient is some 300x weaker than the next-token loss's.
+        # at weight 1 its gradient is some 300x weaker than the next-token loss's. Measured 2026-12-07 (commit
+        # 73d2411, beside seed 2): at step 2,000 valid Recall@10 / NDCG@10 0.0645 / 0.0326, below the three
+        # seeds (0.0678-0.0695 / 0.0342-0.0365) as the k = 2 row was; valid history_share@10 0.051 against
+        # seed 2's 0.059 at that step. The k1 row (weight 1) was paused at step 1,500 for it.
         "no_item_id_8k_unlikelihood_k1_w10": no_item_id
         + eight_k
         + ("model.history_negatives=1", "model.history_unlikelihood_weight=10"),
