@@ -5,27 +5,12 @@ from flax import nnx
 
 from onerec_jax.models.onerec import OneRec
 from onerec_jax.models.parameter_count import count_parameters
-from onerec_jax.models.sizes import model_config
 from onerec_jax.sharding.rules import make_mesh, mesh_context
+from tests.models.tiny_onerec import tiny_config
 
 
 def _counts(**kw):
-  cfg = model_config(
-    "tiny",
-    num_items=50,
-    num_users=20,
-    num_categories=4,
-    num_authors=6,
-    static_vocab_sizes=(3,),
-    num_feedback=0,
-    num_sid_levels=3,
-    sid_vocab_size=8,
-    short_len=4,
-    positive_len=0,
-    lifelong_len=0,
-    num_decoder_layers=2,
-    **kw,
-  )
+  cfg = tiny_config(num_feedback=0, short_len=4, num_decoder_layers=2, **kw)
   with mesh_context(make_mesh()):
     model = OneRec(cfg, rngs=nnx.Rngs(0))
   tables = sum(m.embedding.size for _, m in model.iter_modules() if isinstance(m, nnx.Embed))
