@@ -20,10 +20,15 @@ import jax
 import jax.numpy as jnp
 
 
+def token_log_probs(logits: jax.Array, tokens: jax.Array) -> jax.Array:
+  """log p(o_j | o_<j) per level, in float32: logits [..., l, v], tokens [..., l] -> [..., l]."""
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  return jnp.take_along_axis(logp, tokens[..., None].astype(jnp.int32), axis=-1)[..., 0]
+
+
 def sequence_log_prob(logits: jax.Array, tokens: jax.Array) -> jax.Array:
   """log pi(o) = sum over levels of the token log-probs: logits [..., l, v], tokens [..., l] -> [...]."""
-  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  return jnp.take_along_axis(logp, tokens[..., None].astype(jnp.int32), axis=-1)[..., 0].sum(-1)
+  return token_log_probs(logits, tokens).sum(-1)
 
 
 def group_advantages(rewards: jax.Array, mask: jax.Array | None = None, eps: float = 1e-6) -> jax.Array:

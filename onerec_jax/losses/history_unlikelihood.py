@@ -20,6 +20,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from onerec_jax.losses.ecpo import token_log_probs
+
 
 def shared_prefix(sids: jax.Array, targets: jax.Array) -> jax.Array:
   """[n, l] bool: level j of the negative sids [n, l] continues a prefix o_1..o_j equal to the target's."""
@@ -43,8 +45,7 @@ def history_unlikelihood(
     'history_item_prob' (mean pi(o) over the valid negatives) and, with targets, 'history_shared_levels'
     (mean count of levels shared with the target).
   """
-  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  token = jnp.take_along_axis(logp, sids[..., None].astype(jnp.int32), axis=-1)[..., 0]  # [n, l]
+  token = token_log_probs(logits, sids)  # [n, l]
   w = valid.astype(jnp.float32)
   denom = jnp.maximum(w.sum(), 1.0)
   metrics = {}

@@ -58,7 +58,7 @@ def onerec_loss(model, batch, reduction: str = "sum"):
   if capacity:
     metrics["dropped_targets"] = dropped.astype(jnp.float32)
   if k:
-    negative_targets = jnp.tile(jnp.asarray(targets), (k, 1))  # block o holds each decoded target's o-th
+    negative_targets = jnp.tile(jnp.asarray(targets), (k, 1))  # each block of negatives in the targets' order
     unlikelihood, unlikelihood_metrics = history_unlikelihood(
       negative_logits, negatives, negative_valid, negative_targets
     )
