@@ -340,6 +340,11 @@ def onerec_beauty_headline() -> Sweep:
         "no_item_id_8k_unlikelihood_k1_w10": no_item_id
         + eight_k
         + ("model.history_negatives=1", "model.history_unlikelihood_weight=10"),
+        # The pairwise form (losses.history_pairwise): -log sigmoid(log pi(target) - log pi(o)), a gradient of
+        # ~1 wherever the history item outranks the target, instead of the unlikelihood's ~pi(o).
+        "no_item_id_8k_pairwise_k1": no_item_id
+        + eight_k
+        + ("model.history_negatives=1", "model.history_loss=pairwise"),
         # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
         "ids_aligned": ("tokenizer.item_vectors=aligned",),
         # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which

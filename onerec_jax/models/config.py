@@ -49,8 +49,11 @@ class ModelConfig:
   # Training: decode beside each target its k most recent earlier items and push their probability down
   # (the history unlikelihood loss, losses.history_unlikelihood; models.history_negatives). 0 = off.
   history_negatives: int = 0
-  # Its weight beside the next-token loss. The term's gradient is pi(o) / (1 - pi(o)) times that of
-  # log pi(o): with item probabilities of a few 1e-3 it is weak at weight 1.
+  # The form of that term: 'unlikelihood' -log(1 - pi(o)) (losses.history_unlikelihood) or 'pairwise'
+  # -log sigmoid(log pi(target) - log pi(o)) (losses.history_pairwise).
+  history_loss: str = "unlikelihood"
+  # Its weight beside the next-token loss (either form). The unlikelihood's gradient is pi(o) / (1 - pi(o))
+  # times that of log pi(o): with item probabilities of a few 1e-3 it is weak at weight 1.
   history_unlikelihood_weight: float = 1.0
   capacity_factor: float = 0.0  # MoE expert capacity (0 = no token dropped: ragged dispatch; an expert
   # mesh axis > 1 needs > 0: tokens are all-to-all'd to their experts in fixed-size buffers)
@@ -106,6 +109,13 @@ class ModelConfig:
       )
     if self.history_unlikelihood_weight <= 0:
       raise ValueError(f"model.history_unlikelihood_weight must be > 0, got {self.history_unlikelihood_weight}")
+    if self.history_loss not in ("unlikelihood", "pairwise"):
+      raise ValueError(f"model.history_loss must be 'unlikelihood' or 'pairwise', got {self.history_loss!r}")
+    if self.history_loss != "unlikelihood" and not self.history_negatives:
+      raise ValueError(
+        f"model.history_loss={self.history_loss!r} has no pairs: the history negatives are off "
+        "(set model.history_negatives > 0)"
+      )
     if self.history_unlikelihood_weight != 1.0 and not self.history_negatives:
       raise ValueError(
         f"model.history_unlikelihood_weight={self.history_unlikelihood_weight} weighs nothing: the history "

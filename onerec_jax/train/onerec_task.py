@@ -15,6 +15,7 @@ from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import Examples, leave_one_out
+from onerec_jax.losses.history_pairwise import history_pairwise
 from onerec_jax.losses.history_unlikelihood import history_unlikelihood
 from onerec_jax.losses.next_token import semantic_id_loss
 from onerec_jax.models import flops
@@ -39,8 +40,8 @@ def training_examples(run: RunData, config: ExperimentConfig) -> Examples:
 def onerec_loss(model, batch, reduction: str = "sum"):
   """(loss, metrics, MoE aux) of a OneRec training batch: the next-token loss of the target semantic IDs
   (multi-target batches: every supervised target of every window), plus with model.history_negatives the
-  history unlikelihood of the items before each target ('loss' is the sum with the term weighted by
-  model.history_unlikelihood_weight; 'history_unlikelihood' apart, unweighted)."""
+  history term of the items before each target, model.history_loss: unlikelihood or pairwise ('loss' is the
+  sum with the term weighted by model.history_unlikelihood_weight; the term apart, unweighted)."""
   logits, aux = model(batch)
   k = model.config.history_negatives
   if k:  # the decoded rows are the n targets, then k blocks of n history negatives
@@ -59,11 +60,14 @@ def onerec_loss(model, batch, reduction: str = "sum"):
     metrics["dropped_targets"] = dropped.astype(jnp.float32)
   if k:
     negative_targets = jnp.tile(jnp.asarray(targets), (k, 1))  # each block of negatives in the targets' order
-    unlikelihood, unlikelihood_metrics = history_unlikelihood(
-      negative_logits, negatives, negative_valid, negative_targets
-    )
-    loss = loss + model.config.history_unlikelihood_weight * unlikelihood
-    metrics.update(unlikelihood_metrics, next_token_loss=metrics["loss"], loss=loss)
+    if model.config.history_loss == "pairwise":
+      term, term_metrics = history_pairwise(
+        negative_logits, negatives, negative_valid, jnp.tile(logits, (k, 1, 1)), negative_targets
+      )
+    else:
+      term, term_metrics = history_unlikelihood(negative_logits, negatives, negative_valid, negative_targets)
+    loss = loss + model.config.history_unlikelihood_weight * term
+    metrics.update(term_metrics, next_token_loss=metrics["loss"], loss=loss)
   return loss, metrics, aux
 
 

@@ -12,7 +12,8 @@ import pytest
 from flax import nnx
 
 from onerec_jax.input.batches import OneRecBatch, Pathway
-from onerec_jax.losses.ecpo import sequence_log_prob
+from onerec_jax.losses.ecpo import sequence_log_prob, token_log_probs
+from onerec_jax.losses.history_pairwise import history_pairwise
 from onerec_jax.losses.history_unlikelihood import history_unlikelihood, shared_prefix
 from onerec_jax.models import flops
 from onerec_jax.models.history_negatives import decoded_negatives, history_negative_sids
@@ -192,3 +193,58 @@ def test_the_loss_weighs_the_term():
   np.testing.assert_allclose(
     metrics["loss"], metrics["next_token_loss"] + 3.0 * metrics["history_unlikelihood"], rtol=1e-6
   )
+
+
+def test_pairwise_is_minus_log_sigmoid_of_the_log_prob_gap_from_the_first_divergent_level():
+  rng = np.random.default_rng(2)
+  neg_logits = jnp.asarray(rng.normal(size=(3, L, V)) * 2, jnp.float32)
+  tgt_logits = jnp.asarray(rng.normal(size=(3, L, V)) * 2, jnp.float32)
+  sids = jnp.array([[1, 2, 3], [4, 5, 6], [7, 0, 1]], jnp.int32)
+  targets = jnp.array([[1, 0, 3], [0, 5, 6], [7, 1, 2]], jnp.int32)  # shares 1, 0, 1 levels
+  valid = jnp.array([True, True, False])
+  loss, metrics = history_pairwise(neg_logits, sids, valid, tgt_logits, targets)
+  t = np.asarray(token_log_probs(tgt_logits, targets))
+  o = np.asarray(token_log_probs(neg_logits, sids))
+  margins = np.array([(t[0, 1:] - o[0, 1:]).sum(), (t[1] - o[1]).sum()])
+  np.testing.assert_allclose(loss, np.mean(np.log1p(np.exp(-margins))), rtol=1e-5)
+  np.testing.assert_allclose(metrics["history_above_target"], np.mean(margins < 0), rtol=1e-6)
+  np.testing.assert_allclose(metrics["history_shared_levels"], 0.5, rtol=1e-6)
+  none, _ = history_pairwise(neg_logits, sids, jnp.zeros(3, bool), tgt_logits, targets)
+  assert float(none) == 0.0
+  # The shared level carries no gradient on either side; the divergent ones do, on both.
+  grads = jax.grad(lambda a, b: history_pairwise(a, sids, valid, b, targets)[0], argnums=(0, 1))(neg_logits, tgt_logits)
+  for g in grads:
+    norms = np.abs(np.asarray(g)).sum(-1)
+    assert norms[0, 0] == 0 and (norms[0, 1:] > 0).all() and (norms[1] > 0).all() and (norms[2] == 0).all()
+
+
+def test_the_pairwise_term_ranks_the_targets_above_the_history_items():
+  """Ten Adam steps on the pairwise term alone (through the model) lower the term: the targets' rows and
+  the negatives' rows are the same decoder's, each pair in its target's context."""
+  batch = _batch()
+  model = _model(dataclasses.replace(_config(capacity=0.75), history_loss="pairwise"))
+  with mesh_context(make_mesh()):
+    opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+
+  def term(model):
+    _, metrics, _ = onerec_loss(model, batch)
+    return metrics["loss"] - metrics["next_token_loss"]
+
+  @nnx.jit
+  def step(model, opt):
+    opt.update(model, nnx.grad(term)(model))
+
+  _, before, _ = onerec_loss(model, batch)
+  np.testing.assert_allclose(before["loss"] - before["next_token_loss"], before["history_pairwise"], rtol=1e-5)
+  for _ in range(10):
+    step(model, opt)
+  _, after, _ = onerec_loss(model, batch)
+  assert after["history_pairwise"] < 0.5 * before["history_pairwise"], (before, after)
+  assert after["history_above_target"] <= before["history_above_target"]
+
+
+def test_history_loss_config():
+  with pytest.raises(ValueError, match="model.history_loss must be"):
+    dataclasses.replace(_config(), history_loss="hinge").validate()
+  with pytest.raises(ValueError, match="has no pairs"):
+    dataclasses.replace(_config(negatives=0), history_loss="pairwise").validate()
