@@ -91,6 +91,27 @@ def _model(config):
     return OneRec(config, rngs=nnx.Rngs(0))
 
 
+def _fit_history_term(config, steps=10):
+  """Metrics of onerec_loss before and after `steps` Adam steps on the history term alone (the joint loss
+  less the next-token loss)."""
+  batch, model = _batch(), _model(config)
+  with mesh_context(make_mesh()):
+    opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+
+  def term(model):
+    _, metrics, _ = onerec_loss(model, batch)
+    return metrics["loss"] - metrics["next_token_loss"]
+
+  @nnx.jit
+  def step(model, opt):
+    opt.update(model, nnx.grad(term)(model))
+
+  before = onerec_loss(model, batch)[1]
+  for _ in range(steps):
+    step(model, opt)
+  return before, onerec_loss(model, batch)[1]
+
+
 @pytest.mark.parametrize("m,capacity", [(M, 0.0), (M, 0.75), (0, 0.0)])
 def test_each_negative_row_is_decoded_in_its_targets_context(m, capacity):
   """Block o of the negative rows equals decoding, with history_negatives off, a batch whose targets are
@@ -150,24 +171,8 @@ def test_no_gradient_through_the_levels_a_negative_shares_with_its_target():
 def test_the_unlikelihood_gradient_pushes_the_history_items_down():
   """Ten Adam steps on the unlikelihood term alone (the joint loss less the next-token loss) halve the
   negatives' mean probability: the gradient reaches the parameters through the negative rows, downhill."""
-  batch = _batch()
-  model = _model(_config(capacity=0.75))
-  with mesh_context(make_mesh()):
-    opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
-
-  def unlikelihood(model):
-    _, metrics, _ = onerec_loss(model, batch)
-    return metrics["loss"] - metrics["next_token_loss"]
-
-  @nnx.jit
-  def step(model, opt):
-    opt.update(model, nnx.grad(unlikelihood)(model))
-
-  before = float(onerec_loss(model, batch)[1]["history_item_prob"])
-  for _ in range(10):
-    step(model, opt)
-  after = float(onerec_loss(model, batch)[1]["history_item_prob"])
-  assert after < 0.5 * before, (before, after)
+  before, after = _fit_history_term(_config(capacity=0.75))
+  assert after["history_item_prob"] < 0.5 * before["history_item_prob"], (before, after)
 
 
 def test_flops_count_the_negative_rows():
@@ -221,24 +226,8 @@ def test_pairwise_is_minus_log_sigmoid_of_the_log_prob_gap_from_the_first_diverg
 def test_the_pairwise_term_ranks_the_targets_above_the_history_items():
   """Ten Adam steps on the pairwise term alone (through the model) lower the term: the targets' rows and
   the negatives' rows are the same decoder's, each pair in its target's context."""
-  batch = _batch()
-  model = _model(dataclasses.replace(_config(capacity=0.75), history_loss="pairwise"))
-  with mesh_context(make_mesh()):
-    opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
-
-  def term(model):
-    _, metrics, _ = onerec_loss(model, batch)
-    return metrics["loss"] - metrics["next_token_loss"]
-
-  @nnx.jit
-  def step(model, opt):
-    opt.update(model, nnx.grad(term)(model))
-
-  _, before, _ = onerec_loss(model, batch)
+  before, after = _fit_history_term(dataclasses.replace(_config(capacity=0.75), history_loss="pairwise"))
   np.testing.assert_allclose(before["loss"] - before["next_token_loss"], before["history_pairwise"], rtol=1e-5)
-  for _ in range(10):
-    step(model, opt)
-  _, after, _ = onerec_loss(model, batch)
   assert after["history_pairwise"] < 0.5 * before["history_pairwise"], (before, after)
   assert after["history_above_target"] <= before["history_above_target"]
 
