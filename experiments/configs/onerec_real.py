@@ -336,7 +336,9 @@ def onerec_beauty_headline() -> Sweep:
         # 73d2411, beside seed 2): at step 2,000 valid Recall@10 / NDCG@10 0.0645 / 0.0326, below the three
         # seeds (0.0678-0.0695 / 0.0342-0.0365) as the k = 2 row was; valid history_share@10 0.051 against
         # seed 2's 0.059 at that step. At step 4,000 level with the seeds (test 0.0622 / 0.0336; history_share
-        # 0.058 against seed 2's 0.071). The k1 row (weight 1) was paused at step 1,500 for it.
+        # 0.058 against seed 2's 0.071); at step 6,000, where the seeds peak, below them: test 0.0641 / 0.0345
+        # (seeds 0.0656-0.0668 / 0.0351-0.0365), history_share 0.060 (seed 2 0.074); stopped there. The k1 row
+        # (weight 1) was paused at step 1,500 for it.
         "no_item_id_8k_unlikelihood_k1_w10": no_item_id
         + eight_k
         + ("model.history_negatives=1", "model.history_unlikelihood_weight=10"),
