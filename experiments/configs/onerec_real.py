@@ -354,7 +354,7 @@ def onerec_beauty_headline() -> Sweep:
         # 8,000 while the train loss keeps falling (seed 2: 0.0897 / 0.0895), so the model has capacity to
         # spare for regularisation (0.3 at 2,000 steps with the user-id table under-fit: ablations).
         # Measured 2026-12-07 (commit a537387): below seed 2 at every step; at step 6,000 test 0.0602 / 0.0318
-        # with the lowest held-out loss of any Beauty run (8.458 per item, seed 2 8.596). Stopped there.
+        # with a lower held-out loss than seed 2's (8.458 per item against 8.596). Stopped there.
         "no_item_id_8k_dropout_02": no_item_id + eight_k + ("model.dropout_rate=0.2",),
         # Ten times the decoupled weight decay (AdamW 0.1 instead of 0.01: the weights shrink by e^-1.6 over
         # the schedule instead of e^-0.16), the other regulariser the recipe has.

@@ -15,6 +15,7 @@ from onerec_jax.config import ExperimentConfig
 from onerec_jax.evaluation.evaluator import evaluate_run
 from onerec_jax.input import windows
 from onerec_jax.input.sequences import Examples, leave_one_out
+from onerec_jax.losses.ecpo import token_log_probs
 from onerec_jax.losses.history_pairwise import history_pairwise
 from onerec_jax.losses.history_unlikelihood import history_unlikelihood
 from onerec_jax.losses.next_token import semantic_id_loss
@@ -62,7 +63,7 @@ def onerec_loss(model, batch, reduction: str = "sum"):
     negative_targets = jnp.tile(jnp.asarray(targets), (k, 1))  # each block of negatives in the targets' order
     if model.config.history_loss == "pairwise":
       term, term_metrics = history_pairwise(
-        negative_logits, negatives, negative_valid, jnp.tile(logits, (k, 1, 1)), negative_targets
+        negative_logits, negatives, negative_valid, jnp.tile(token_log_probs(logits, targets), (k, 1)), negative_targets
       )
     else:
       term, term_metrics = history_unlikelihood(negative_logits, negatives, negative_valid, negative_targets)

@@ -207,17 +207,19 @@ def test_pairwise_is_minus_log_sigmoid_of_the_log_prob_gap_from_the_first_diverg
   sids = jnp.array([[1, 2, 3], [4, 5, 6], [7, 0, 1]], jnp.int32)
   targets = jnp.array([[1, 0, 3], [0, 5, 6], [7, 1, 2]], jnp.int32)  # shares 1, 0, 1 levels
   valid = jnp.array([True, True, False])
-  loss, metrics = history_pairwise(neg_logits, sids, valid, tgt_logits, targets)
+  loss, metrics = history_pairwise(neg_logits, sids, valid, token_log_probs(tgt_logits, targets), targets)
   t = np.asarray(token_log_probs(tgt_logits, targets))
   o = np.asarray(token_log_probs(neg_logits, sids))
   margins = np.array([(t[0, 1:] - o[0, 1:]).sum(), (t[1] - o[1]).sum()])
   np.testing.assert_allclose(loss, np.mean(np.log1p(np.exp(-margins))), rtol=1e-5)
   np.testing.assert_allclose(metrics["history_above_target"], np.mean(margins < 0), rtol=1e-6)
   np.testing.assert_allclose(metrics["history_shared_levels"], 0.5, rtol=1e-6)
-  none, _ = history_pairwise(neg_logits, sids, jnp.zeros(3, bool), tgt_logits, targets)
+  none, _ = history_pairwise(neg_logits, sids, jnp.zeros(3, bool), token_log_probs(tgt_logits, targets), targets)
   assert float(none) == 0.0
   # The shared level carries no gradient on either side; the divergent ones do, on both.
-  grads = jax.grad(lambda a, b: history_pairwise(a, sids, valid, b, targets)[0], argnums=(0, 1))(neg_logits, tgt_logits)
+  grads = jax.grad(
+    lambda a, b: history_pairwise(a, sids, valid, token_log_probs(b, targets), targets)[0], argnums=(0, 1)
+  )(neg_logits, tgt_logits)
   for g in grads:
     norms = np.abs(np.asarray(g)).sum(-1)
     assert norms[0, 0] == 0 and (norms[0, 1:] > 0).all() and (norms[1] > 0).all() and (norms[2] == 0).all()
