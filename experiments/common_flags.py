@@ -14,4 +14,8 @@ EXPERIMENTS = flags.DEFINE_list(
   [],
   "registered experiments, each optionally `name:field=v;field=v` (benchmarks, aot_compile; each says its default)",
 )
+CHECKPOINT_STEP = flags.DEFINE_integer("step", None, "checkpoint step to restore (default: the latest)")
+SELECTED = flags.DEFINE_boolean(
+  "selected", False, "the checkpoint at the step eval.select_metric picked on valid (WORKDIR/selected_checkpoint)"
+)
 STEPS = flags.DEFINE_integer("steps", 0, "timed steps per measurement (benchmarks; 0 = the script's default)")

@@ -21,10 +21,8 @@ from onerec_jax.logs import quiet_library_logs
 _EXPERIMENT = common_flags.EXPERIMENT
 _WORKDIR = common_flags.WORKDIR
 _OUT = common_flags.OUT  # the metrics JSON to write (default WORKDIR/metrics.json)
-_STEP = flags.DEFINE_integer("step", None, "checkpoint step (default: the latest)")
-_SELECTED = flags.DEFINE_boolean(
-  "selected", False, "the checkpoint at the step eval.select_metric picked on valid (WORKDIR/selected_checkpoint)"
-)
+_STEP = common_flags.CHECKPOINT_STEP
+_SELECTED = common_flags.SELECTED
 _OVERRIDES: list[str] = []
 
 

@@ -49,6 +49,12 @@ class ExperimentConfig:
       self.rl.validate()
     self.tokenizer.validate()
     self.model.validate()
+    levels = self.tokenizer.num_levels + (self.tokenizer.dedup == "extra_token")
+    if self.eval.level_temperatures and len(self.eval.level_temperatures) != levels:
+      raise ValueError(
+        f"eval.level_temperatures has {len(self.eval.level_temperatures)} values; the semantic IDs have {levels}"
+        f" levels (tokenizer.num_levels={self.tokenizer.num_levels}, dedup={self.tokenizer.dedup!r})"
+      )
     if self.data.dataset == "synthetic":
       sim = self.data.simulator
       if self.tokenizer.codebook_size > sim.num_items:

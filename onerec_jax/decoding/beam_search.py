@@ -43,6 +43,7 @@ def beam_search(
   trie_leaf_item: jax.Array,
   constrained: bool = True,
   dead_nodes: jax.Array | None = None,
+  level_temperatures: tuple[float, ...] = (),
 ) -> BeamResult:
   """Trie-constrained beam search (jit-friendly; the level loop is unrolled).
 
@@ -60,9 +61,13 @@ def beam_search(
       reward's rollouts).
     dead_nodes: optional [b, n] bool trie nodes request r must not enter (prefix_trie.dead_nodes: every
       item below them is excluded), so its beams go to the items it may be shown; constrained only.
+    level_temperatures: optional l positive temperatures, one per level: level s scores its codes by
+      log_softmax(logits / T_s) (below 1 sharpens that level, so it weighs more in the ID's score and in
+      which beams survive); () = 1 everywhere, the model's own distribution.
 
   Returns:
-    BeamResult. Scores are the model's log-probabilities (not renormalised over the allowed codes).
+    BeamResult. Scores are the model's log-probabilities (not renormalised over the allowed codes; with
+    level_temperatures, the sum of the tempered levels' log-probabilities).
     When fewer than w valid IDs exist, the missing beams have score NEG_INF and item -1.
   """
   return beam_search_cached(
@@ -75,6 +80,7 @@ def beam_search(
     trie_leaf_item=trie_leaf_item,
     constrained=constrained,
     dead_nodes=dead_nodes,
+    level_temperatures=level_temperatures,
   )
 
 
@@ -90,6 +96,7 @@ def beam_search_cached(
   reorder: Callable[[Cache, jax.Array], Cache] = reorder_beams,
   constrained: bool = True,
   dead_nodes: jax.Array | None = None,
+  level_temperatures: tuple[float, ...] = (),
 ) -> BeamResult:
   """Trie-constrained beam search with a per-beam decoder cache (jit-friendly; levels unrolled).
 
@@ -113,6 +120,7 @@ def beam_search_cached(
       gathers the leading axis of every leaf.
     constrained: as `beam_search` (False: free search; illegal IDs get item -1 and a finite score).
     dead_nodes: as `beam_search`: optional [b, n] bool nodes each request must not enter.
+    level_temperatures: as `beam_search`: l per-level temperatures, () for none.
 
   Returns:
     BeamResult, as `beam_search`.
@@ -120,6 +128,7 @@ def beam_search_cached(
   b, w = batch_size, num_beams
   if dead_nodes is not None and not constrained:
     raise ValueError("dead_nodes prunes the trie: it needs constrained=True")
+  check_level_temperatures(level_temperatures, num_levels)
   v = trie_children.shape[1]
   sids = jnp.zeros((b, w, 0), jnp.int32)
   scores = jnp.full((b, w), NEG_INF, jnp.float32).at[:, 0].set(0.0)
@@ -128,7 +137,10 @@ def beam_search_cached(
   row_base = (jnp.arange(b, dtype=jnp.int32) * w)[:, None]
   for level in range(num_levels):
     logits, cache = step_fn(sids.reshape(b * w, -1), cache)
-    log_probs = jax.nn.log_softmax(logits.reshape(b, w, v).astype(jnp.float32), axis=-1)
+    logits = logits.reshape(b, w, v).astype(jnp.float32)
+    if level_temperatures:
+      logits = logits / level_temperatures[level]
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
     # Trie children of each beam's node ([b, w, v]); -1 below a node that is already off the trie.
     children = jnp.where((nodes >= 0)[..., None], trie_children[jnp.maximum(nodes, 0)], -1)
     live = (scores > NEG_INF / 2)[..., None]
@@ -146,6 +158,15 @@ def beam_search_cached(
       cache = reorder(cache, (row_base + parent.astype(jnp.int32)).reshape(b * w))
   items = jnp.where(nodes >= 0, trie_leaf_item[jnp.maximum(nodes, 0)], -1)
   return BeamResult(sids=sids, scores=scores, items=items)
+
+
+def check_level_temperatures(level_temperatures: tuple[float, ...], num_levels: int) -> None:
+  """Raises ValueError unless `level_temperatures` is () or num_levels positive numbers."""
+  if level_temperatures and (len(level_temperatures) != num_levels or not all(t > 0 for t in level_temperatures)):
+    raise ValueError(
+      f"level_temperatures must be {num_levels} positive numbers (one per semantic-ID level) or empty,"
+      f" got {tuple(level_temperatures)}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------

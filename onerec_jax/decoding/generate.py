@@ -23,6 +23,7 @@ def generate(
   use_cache: bool = True,
   constrained: bool = True,
   dead_nodes: jax.Array | None = None,
+  level_temperatures: tuple[float, ...] = (),
 ) -> BeamResult:
   """Generates the top `num_beams` valid semantic IDs for every request in `batch`.
 
@@ -46,6 +47,7 @@ def generate(
       with item -1 (beam_search.beam_search).
     dead_nodes: optional [b, n] bool trie nodes each request must not enter (prefix_trie.dead_nodes:
       items excluded from its ranking are never generated, so the w beams go to rankable items).
+    level_temperatures: optional per-level decoding temperatures (beam_search.beam_search).
 
   Returns:
     BeamResult with shapes [b, w, l], [b, w], [b, w].
@@ -62,6 +64,7 @@ def generate(
     trie_leaf_item=trie_leaf_item,
     constrained=constrained,
     dead_nodes=dead_nodes,
+    level_temperatures=tuple(level_temperatures),
   )
 
   if not use_cache:

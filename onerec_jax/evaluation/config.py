@@ -23,6 +23,10 @@ class EvalConfig:
   # measured before 2026-12-03). SASRec scores every item and drops them exactly either way.
   exclude_in_search: bool = False
   num_beams: int = 20  # generative families: beam width (>= max(ks)); the top max(ks) distinct items ranked
+  # Generative families: one decoding temperature per semantic-ID level (tokenizer levels, plus one for the
+  # disambiguation token); level s scores codes by log_softmax(logits / T_s). () = 1 everywhere (the model's
+  # distribution). A decoding choice, to be tuned on valid: how much each level weighs in the ranking.
+  level_temperatures: tuple[float, ...] = ()
   ks: tuple[int, ...] = (5, 10)  # cut-offs of Recall@K and NDCG@K
   max_users: int = 0  # evaluate the first N users only (0 = all)
   batch_size: int = 256  # users per beam-search / scoring call
@@ -59,6 +63,8 @@ class EvalConfig:
       raise ValueError(f"eval.eval_every must be >= 0, got {self.eval_every}")
     if not self.ks or min(self.ks) < 1:
       raise ValueError(f"eval.ks must be positive cut-offs, got {self.ks}")
+    if not all(t > 0 for t in self.level_temperatures):
+      raise ValueError(f"eval.level_temperatures must be positive, got {self.level_temperatures}")
     if self.num_beams < max(self.ks):
       raise ValueError(f"eval.num_beams={self.num_beams} must be >= max(eval.ks)={max(self.ks)}")
     if self.max_users < 0 or self.batch_size < 1:

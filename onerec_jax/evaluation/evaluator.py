@@ -25,13 +25,16 @@ from onerec_jax.sharding.rules import replicated
 from onerec_jax.tokenizer.prefix_trie import dead_nodes, exclusion_index
 
 
-def make_generate_fn(graphdef, num_beams: int, out_sharding=None, constrained: bool = True):
+def make_generate_fn(
+  graphdef, num_beams: int, out_sharding=None, constrained: bool = True, level_temperatures: tuple[float, ...] = ()
+):
   """jit(state, batch, trie_children, trie_leaf_item, exclusion=None) -> BeamResult, model in eval mode.
 
   `out_sharding` (e.g. `sharding.rules.replicated(state)`) places the result; replicated, every
   process of a multi-host run can read it. `constrained=False`: a free search (beam_search).
   `exclusion`: optional (prefix_trie.ExclusionIndex, excluded items [b, E] int32, -1 padded); the search
-  then never generates an excluded item (prefix_trie.dead_nodes).
+  then never generates an excluded item (prefix_trie.dead_nodes). `level_temperatures`: per-level decoding
+  temperatures (beam_search.beam_search; () = the model's distribution).
   """
 
   def generate_fn(state, batch, trie_children, trie_leaf_item, exclusion=None):
@@ -45,6 +48,7 @@ def make_generate_fn(graphdef, num_beams: int, out_sharding=None, constrained: b
       trie_leaf_item=trie_leaf_item,
       constrained=constrained,
       dead_nodes=None if exclusion is None else dead_nodes(*exclusion),
+      level_temperatures=level_temperatures,
     )
 
   return jax.jit(generate_fn, out_shardings=out_sharding)
@@ -72,16 +76,20 @@ def recommend_batches(
   batch_size: int,
   constrained: bool = True,
   exclude: np.ndarray | None = None,
+  level_temperatures: tuple[float, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
   """Beam-search items [u, w] and scores [u, w] for users `rows` at target `positions`.
 
   `constrained=False` searches without the trie (item -1 where an ID names no item); the constrained
   search is asserted legal. `exclude`: optional [u, E] items (-1 padded) the search must not generate
   for each user (pruned from the trie per user, prefix_trie.dead_nodes); none of them is returned.
+  `level_temperatures`: per-level decoding temperatures (EvalConfig.level_temperatures).
   """
   trie = run.sid_table.trie()
   children, leaf = jnp.asarray(trie.children), jnp.asarray(trie.leaf_item)
-  generate_fn = make_generate_fn(graphdef, num_beams, replicated(state), constrained=constrained)
+  generate_fn = make_generate_fn(
+    graphdef, num_beams, replicated(state), constrained=constrained, level_temperatures=level_temperatures
+  )
   index = None if exclude is None else exclusion_index(trie, run.sid_table.sids)
   per_user = () if exclude is None else (np.asarray(exclude, np.int32),)
   items, scores = [], []
@@ -162,6 +170,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     num_beams,
     config.batch_size,
     exclude=exclude if config.exclude_in_search else None,
+    level_temperatures=config.level_temperatures,
   )
   live = beam_scores > NEG_INF / 2
   legal_rate = float(np.mean(beam_items[live] >= 0)) if live.any() else 1.0  # asserted 1.0 per batch
@@ -186,6 +195,7 @@ def evaluate_run(run, graphdef, state, config: EvalConfig) -> dict:
     "protocol": config.protocol,
     "exclude": config.exclude,
     "exclude_in_search": config.exclude_in_search,
+    "level_temperatures": list(config.level_temperatures),  # [] = the model's distribution
     "num_users": int(len(rows)),
     "model": ranking_metrics(ranked, targets, config.ks),
     "popularity": ranking_metrics(popular, targets, config.ks),

@@ -149,3 +149,54 @@ def test_dead_nodes_keep_excluded_items_out_and_fill_the_beams():
   assert not np.isin(np.asarray(narrow.items[0]), excluded[0]).any() and (np.asarray(narrow.items) >= 0).all()
   with pytest.raises(ValueError, match="constrained"):
     beam_search(logits_fn, num_beams=8, dead_nodes=dead, constrained=False, **search)
+
+
+def _tempered_score(logits_fn, sid, temperatures):
+  """Sum over levels of log_softmax(logits / T_level) at the ID's codes."""
+  return sum(
+    float(jax.nn.log_softmax(logits_fn(jnp.asarray(sid[None, :j]))[0] / temperatures[j])[sid[j]])
+    for j in range(len(sid))
+  )
+
+
+def test_level_temperatures_rescore_each_level_and_reorder_the_beams():
+  rng = np.random.default_rng(3)
+  v, l = 4, 3
+  sids = np.unique(rng.integers(0, v, (30, l)), axis=0).astype(np.int32)
+  trie = PrefixTrie.build(sids, v)
+  logits_fn = _fixed_logits([jnp.asarray(rng.normal(size=(97, v)) * 2, jnp.float32) for _ in range(l)])
+  search = dict(
+    batch_size=1,
+    num_beams=len(sids),  # covers every ID: the search is exact
+    num_levels=l,
+    trie_children=jnp.asarray(trie.children),
+    trie_leaf_item=jnp.asarray(trie.leaf_item),
+  )
+  plain = beam_search(logits_fn, **search)
+  ones = beam_search(logits_fn, **search, level_temperatures=(1.0, 1.0, 1.0))
+  np.testing.assert_array_equal(np.asarray(ones.items), np.asarray(plain.items))
+  np.testing.assert_allclose(np.asarray(ones.scores), np.asarray(plain.scores), rtol=1e-6)
+
+  temperatures = (0.25, 1.0, 3.0)
+  tempered = beam_search(logits_fn, **search, level_temperatures=temperatures)
+  expected = np.asarray([_tempered_score(logits_fn, s, temperatures) for s in sids])
+  order = np.argsort(-expected, kind="stable")
+  np.testing.assert_allclose(np.asarray(tempered.scores[0]), expected[order], rtol=1e-5)
+  leaf = np.asarray(trie.leaf_item)
+  np.testing.assert_array_equal(np.asarray(tempered.items[0]), [leaf[_node_of(trie, s)] for s in sids[order]])
+  assert not np.array_equal(np.asarray(tempered.items), np.asarray(plain.items)), "the temperatures must reorder"
+
+
+@pytest.mark.parametrize("temperatures", [(1.0, 1.0), (1.0, 0.0, 1.0), (1.0, -1.0, 1.0)])
+def test_level_temperatures_must_be_one_positive_value_per_level(temperatures):
+  trie = PrefixTrie.build(np.asarray([[0, 1, 2]], np.int32), 4)
+  with pytest.raises(ValueError, match="level_temperatures"):
+    beam_search(
+      lambda prefix: jnp.zeros((prefix.shape[0], 4)),
+      batch_size=1,
+      num_beams=1,
+      num_levels=3,
+      trie_children=jnp.asarray(trie.children),
+      trie_leaf_item=jnp.asarray(trie.leaf_item),
+      level_temperatures=temperatures,
+    )

@@ -98,6 +98,8 @@ def test_overrides_are_typed_and_round_trip():
     ("model.dtype=float16", "model.dtype must be float32 or bfloat16"),
     ("train.batch_size=0", "train.batch_size must be positive"),
     ("eval.num_beams=3", "eval.num_beams=3 must be >= max"),
+    ("eval.level_temperatures=1.0,0.0", "eval.level_temperatures must be positive"),
+    ("eval.level_temperatures=1.0,1.0", "eval.level_temperatures has 2 values; the semantic IDs have"),
     ("model", "must look like"),
   ],
 )
