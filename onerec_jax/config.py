@@ -39,6 +39,8 @@ class ExperimentConfig:
     self.data.validate()
     self.train.validate()
     self.eval.validate()
+    if self.family in ("sasrec", "reward") and self.eval.level_temperatures:
+      raise ValueError(f"eval.level_temperatures is a decoding choice: family {self.family!r} does not decode")
     if self.family == "sasrec":
       self.sasrec.validate()
       return self

@@ -90,6 +90,13 @@ def test_overrides_are_typed_and_round_trip():
   assert from_dict(type(config), to_dict(config)) == config
 
 
+def test_level_temperatures_are_refused_where_nothing_decodes():
+  config = registry.get("sasrec_ml1m")
+  apply_overrides(config, ["eval.level_temperatures=1.0,1.0"])
+  with pytest.raises(ValueError, match="family 'sasrec' does not decode"):
+    config.validate()
+
+
 @pytest.mark.parametrize(
   "override, message",
   [
