@@ -367,6 +367,8 @@ def onerec_beauty_headline() -> Sweep:
         # lever of the ablations not yet tried without the item-id table (ids_aligned below, with it, was
         # level with the seeds at 4,000 steps; +4% Recall@10 at 2,000 steps with the user-id token).
         "no_item_id_8k_ids_aligned": no_item_id + eight_k + ("tokenizer.item_vectors=aligned",),
+        "no_item_id_8k_ids_aligned_seed_1": no_item_id + eight_k + ("tokenizer.item_vectors=aligned", "train.seed=1"),
+        "no_item_id_8k_ids_aligned_seed_2": no_item_id + eight_k + ("tokenizer.item_vectors=aligned", "train.seed=2"),
         # Aligned semantic IDs gave +4% Recall@10 over content IDs with the user-id token (ablations).
         "ids_aligned": ("tokenizer.item_vectors=aligned",),
         # TIGER's user token: the user id hashed into 2,000 shared rows (between the per-user table, which
