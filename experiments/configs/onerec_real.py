@@ -272,7 +272,8 @@ def onerec_beauty_headline() -> Sweep:
   0.0856 / 0.0893 / 0.0877 at steps 2,000-8,000): +4% / +5% on one seed; no_item_id_8k_seed_1 (commit f1cbc82,
   138 min shared) 0.0663 / 0.0359, also at step 6,000; no_item_id_8k_seed_2 (commit 3d7a144, 124 min shared)
   0.0668 / 0.0365, also at step 6,000: over the three 0.0662 ± 0.0006 / 0.0358 ± 0.0007 (102% / 93% of
-  TIGER), the registered recipe since 2026-12-07;
+  TIGER), the registered recipe since 2026-12-07; no_item_id_8k_ids_aligned (commit 475c403, 105 min shared)
+  0.0673 / 0.0367 at its picked step 8,000 (one seed; its seeds 1 and 2 not yet run);
   no_item_id_tiger_size (commit 878c2ef, 71 min, 1.2 steps/s alone, bfloat16) 0.0643 / 0.0341: level with the
   small model's three-seed mean, so capacity is not what is short at 4,000 steps; tiger_size not run. The mean
   and spread over seeds: experiments.seed_spread.
@@ -366,6 +367,8 @@ def onerec_beauty_headline() -> Sweep:
         # contrastive loss) instead of the text alone, on the registered recipe: the ID source is the one
         # lever of the ablations not yet tried without the item-id table (ids_aligned below, with it, was
         # level with the seeds at 4,000 steps; +4% Recall@10 at 2,000 steps with the user-id token).
+        # Measured 2026-12-07 (commit 475c403, 105 min shared): test 0.0673 / 0.0367 at the picked step 8,000,
+        # above all three content-ID seeds (+1.7% / +2.5% over their mean) on one seed: seeds 1 and 2 below.
         "no_item_id_8k_ids_aligned": no_item_id + eight_k + ("tokenizer.item_vectors=aligned",),
         "no_item_id_8k_ids_aligned_seed_1": no_item_id + eight_k + ("tokenizer.item_vectors=aligned", "train.seed=1"),
         "no_item_id_8k_ids_aligned_seed_2": no_item_id + eight_k + ("tokenizer.item_vectors=aligned", "train.seed=2"),
