@@ -484,9 +484,11 @@ def onerec_ml1m_headline() -> Sweep:
   ids_collaborative_10k (2026-12-06, commit 4533861, 131 min, ~45 of them shared): 0.2598 / 0.1442 / 0.5149 /
   0.7195 (91% / 90%; valid HR@10 still rising at step 10,000); ids_collaborative_long
   (2026-12-06, commit a0519f5, 16,000 steps, 45 epochs, about 3 h 25 min): 0.2687 / 0.1486 / 0.5255 / 0.7199
-  (94% / 93%; the step valid picked: 16,000); ids_collaborative_balanced and
+  (94% / 93%; the step valid picked: 16,000); ids_collaborative_balanced (2026-12-07, commit 475c403,
+  105 min shared) 0.2323 / 0.1272 / 0.4831 / 0.7043: -3% at HR@10 against plain k-means, no gain;
   ids_collaborative_wsd_40k (114 epochs on a warm-up-stable-decay schedule, the
-  length the +5% per doubling of epochs asks for; several sessions) not yet run.
+  length the +5% per doubling of epochs asks for; several sessions) started 2026-12-07 and paused at its
+  step-500 checkpoint (the sweep resumes it).
 
   python -m experiments.sweep --sweep=onerec_ml1m_headline --workdir=~/runs/ml1m_headline \
       --data_dir=../shared/data
@@ -513,7 +515,8 @@ def onerec_ml1m_headline() -> Sweep:
       # collide; the 4th token, which carries no meaning, tells them apart); balanced: at most 7 (8.6%),
       # level entropy 7.999 bits against 7.46 / 7.17 / 6.77 (`python -m experiments.tokenize
       # --dataset=ml1m --data_dir=../shared/data --out=/tmp/tok --method=rq_kmeans --vectors=collaborative
-      # --noprobe --config.balanced=true`, 2026-12-06, 18 s). Not yet run.
+      # --noprobe --config.balanced=true`, 2026-12-06, 18 s). Measured 2026-12-07 (commit 475c403, 105 min
+      # shared): test HR@10 / NDCG@10 / HR@50 / HR@200 0.2323 / 0.1272 / 0.4831 / 0.7043: -3% at 10, no gain.
       "ids_collaborative_balanced": collaborative + ("tokenizer.balanced=true",),
       # 16,000 steps (45 epochs) as onerec_ml1m_long, evaluated every 2,000 with the step picked on valid.
       # Measured 2026-12-06: test HR@10 / NDCG@10 0.2687 / 0.1486 (94% / 93%) at step 16,000.
