@@ -70,7 +70,7 @@ def abstract_model_config(config):
   sim, tok = config.data.simulator, config.tokenizer
   from onerec_jax.input.sequences import FEEDBACK_NAMES
 
-  levels = tok.num_levels + (1 if tok.dedup == "extra_token" else 0)
+  levels = tok.id_length
   return dataclasses.replace(
     config.model,
     num_items=sim.num_items,

@@ -3,6 +3,8 @@ tests import several entry points into one process)."""
 
 from absl import flags
 
+from onerec_jax.config_overrides import split_config_args
+
 EXPERIMENT = flags.DEFINE_string("experiment", None, "registered experiment name (python -m experiments.list)")
 WORKDIR = flags.DEFINE_string("workdir", None, "run folder: checkpoints, TensorBoard logs, metrics.json")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "folder of real datasets (default $ONEREC_DATA_DIR)")
@@ -19,3 +21,15 @@ SELECTED = flags.DEFINE_boolean(
   "selected", False, "the checkpoint at the step eval.select_metric picked on valid (WORKDIR/selected_checkpoint)"
 )
 STEPS = flags.DEFINE_integer("steps", 0, "timed steps per measurement (benchmarks; 0 = the script's default)")
+
+
+def overrides_parser(overrides: list[str]):
+  """An absl `flags_parser` that parses everything except the --config.* overrides, which it appends to
+  `overrides` (kept for the typed config: onerec_jax.config_overrides)."""
+
+  def parse(argv: list[str]) -> list[str]:
+    rest, found = split_config_args(argv)
+    overrides.extend(found)
+    return flags.FLAGS(rest)
+
+  return parse

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 
-from absl import app, flags, logging
+from absl import app, logging
 
 from experiments import common_flags
 
-from onerec_jax.config_overrides import split_config_args
 from onerec_jax.logs import quiet_library_logs
 
 _EXPERIMENT = common_flags.EXPERIMENT
@@ -26,10 +25,7 @@ _SELECTED = common_flags.SELECTED
 _OVERRIDES: list[str] = []
 
 
-def parse_flags(argv):
-  rest, overrides = split_config_args(argv)
-  _OVERRIDES.extend(overrides)
-  return flags.FLAGS(rest)
+parse_flags = common_flags.overrides_parser(_OVERRIDES)
 
 
 def main(argv):

@@ -24,7 +24,7 @@ from absl import app, flags
 
 from experiments import common_flags
 
-from onerec_jax.config_overrides import apply_overrides, split_config_args, to_dict
+from onerec_jax.config_overrides import apply_overrides, to_dict
 
 _DATASET = common_flags.DATASET  # default: synthetic
 _DATA_DIR = common_flags.DATA_DIR
@@ -42,10 +42,7 @@ _SHOW = flags.DEFINE_list("show_items", [], "original item ids whose semantic ID
 _OVERRIDES: list[str] = []
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  rest, overrides = split_config_args(argv)
-  _OVERRIDES.extend(overrides)
-  return flags.FLAGS(rest)
+parse_flags = common_flags.overrides_parser(_OVERRIDES)
 
 
 def run(

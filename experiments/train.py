@@ -16,7 +16,6 @@ from absl import app, flags, logging
 from experiments import common_flags
 
 from experiments import registry
-from onerec_jax.config_overrides import split_config_args
 from onerec_jax.logs import quiet_library_logs
 
 _EXPERIMENT = common_flags.EXPERIMENT
@@ -36,11 +35,7 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this proc
 _OVERRIDES: list[str] = []
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl parses everything except --config.* overrides, which are kept for the typed config."""
-  rest, overrides = split_config_args(argv)
-  _OVERRIDES.extend(overrides)
-  return flags.FLAGS(rest)
+parse_flags = common_flags.overrides_parser(_OVERRIDES)
 
 
 def main(argv):

@@ -21,7 +21,6 @@ import time
 from absl import app, flags, logging
 
 from experiments import common_flags
-from onerec_jax.config_overrides import split_config_args
 from onerec_jax.logs import quiet_library_logs
 
 _WORKDIR = common_flags.WORKDIR
@@ -52,10 +51,7 @@ def parse_grid(text: str, num_levels: int) -> list[tuple[float, ...]]:
   return candidates
 
 
-def _parse_flags(argv):
-  rest, overrides = split_config_args(argv)
-  _OVERRIDES.extend(overrides)
-  return flags.FLAGS(rest)
+parse_flags = common_flags.overrides_parser(_OVERRIDES)
 
 
 def main(argv):
@@ -71,9 +67,8 @@ def main(argv):
   if config.family not in ("onerec", "ecpo"):
     raise app.UsageError(f"{_WORKDIR.value} is a {config.family!r} run: decoding temperatures need a generative one")
   apply_overrides(config, ["eval.split=valid", *_OVERRIDES])  # valid unless an override says otherwise
-  num_levels = config.tokenizer.num_levels + (config.tokenizer.dedup == "extra_token")
   rows = []
-  for temperatures in parse_grid(_GRID.value, num_levels):
+  for temperatures in parse_grid(_GRID.value, config.tokenizer.id_length):
     config.eval.level_temperatures = temperatures
     config.validate()
     task.config = config
@@ -111,4 +106,4 @@ if __name__ == "__main__":
   from onerec_jax.train.compilation_cache import enable_compilation_cache
 
   enable_compilation_cache()
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=parse_flags)

@@ -51,7 +51,7 @@ class ExperimentConfig:
       self.rl.validate()
     self.tokenizer.validate()
     self.model.validate()
-    levels = self.tokenizer.num_levels + (self.tokenizer.dedup == "extra_token")
+    levels = self.tokenizer.id_length
     if self.eval.level_temperatures and len(self.eval.level_temperatures) != levels:
       raise ValueError(
         f"eval.level_temperatures has {len(self.eval.level_temperatures)} values; the semantic IDs have {levels}"

@@ -85,7 +85,7 @@ def onerec_beauty() -> ExperimentConfig:
   0.0406, NDCG@5 0.0266; experiments/results/onerec_beauty_no_item_id_seeds.json). With the item-id
   table (the recipe until 2026-12-06, commit a55be40 and the headline sweep's seed rows): 0.0579 ± 0.0023 /
   0.0312 ± 0.0014 (89% / 81%); at 2,000 steps 0.0527 / 0.0265. Decoding keeps the model's distribution:
-  per-level temperatures tuned on valid (experiments.tune_decoding on seed 2, 2026-12-07) were flat within 2%,
+  per-level temperatures tuned on valid (experiments.tune_decoding on seed 2, 2026-12-07) were flat within 3%,
   the best (1.25 at every level) +1.0% / +0.9% on test.
 
   python -m experiments.train --experiment=onerec_beauty --workdir=/tmp/onerec_beauty --data_dir=../shared/data

@@ -97,6 +97,11 @@ class TokenizerConfig:
   rq_vae: RqVaeConfig = dataclasses.field(default_factory=RqVaeConfig)  # the RQ-VAE baseline
   vectors: ItemVectorsConfig = dataclasses.field(default_factory=ItemVectorsConfig)  # collab/aligned vectors
 
+  @property
+  def id_length(self) -> int:
+    """Tokens per semantic ID: the num_levels codes, plus the disambiguation token with dedup='extra_token'."""
+    return self.num_levels + (self.dedup == 'extra_token')
+
   def validate(self) -> 'TokenizerConfig':
     """Checks fields and their combinations; raises ValueError naming the field. Returns self."""
     if self.num_levels < 1:

@@ -31,7 +31,7 @@ def test_tuning_pass_scores_each_candidate_on_valid(tmp_path):
   apply_overrides(config, ["train.num_steps=3", "eval.max_users=40"])
   workdir = str(tmp_path / "run")
   train_and_evaluate(config, workdir)
-  levels = config.tokenizer.num_levels + (config.tokenizer.dedup == "extra_token")
+  levels = config.tokenizer.id_length
   sharp_first = ",".join(["0.1"] + ["1"] * (levels - 1))
   out = str(tmp_path / "grid.json")
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
