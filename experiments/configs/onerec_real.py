@@ -86,7 +86,9 @@ def onerec_beauty() -> ExperimentConfig:
   table (the recipe until 2026-12-06, commit a55be40 and the headline sweep's seed rows): 0.0579 ± 0.0023 /
   0.0312 ± 0.0014 (89% / 81%); at 2,000 steps 0.0527 / 0.0265. Decoding keeps the model's distribution:
   per-level temperatures tuned on valid (experiments.tune_decoding on seed 2, 2026-12-07) were flat within 3%,
-  the best (1.25 at every level) +1.0% / +0.9% on test.
+  the best (1.25 at every level) +1.0% / +0.9% on test. Semantic IDs from aligned vectors on this schedule
+  (the headline sweep's no_item_id_8k_ids_aligned rows, three seeds, 2026-12-07): 0.0661 ± 0.0018 / 0.0360 ±
+  0.0008, level with these content IDs, so the recipe keeps them.
 
   python -m experiments.train --experiment=onerec_beauty --workdir=/tmp/onerec_beauty --data_dir=../shared/data
   """
@@ -273,7 +275,9 @@ def onerec_beauty_headline() -> Sweep:
   138 min shared) 0.0663 / 0.0359, also at step 6,000; no_item_id_8k_seed_2 (commit 3d7a144, 124 min shared)
   0.0668 / 0.0365, also at step 6,000: over the three 0.0662 ± 0.0006 / 0.0358 ± 0.0007 (102% / 93% of
   TIGER), the registered recipe since 2026-12-07; no_item_id_8k_ids_aligned (commit 475c403, 105 min shared)
-  0.0673 / 0.0367 at its picked step 8,000 (one seed; its seeds 1 and 2 not yet run);
+  0.0673 / 0.0367 at its picked step 8,000; its seeds 1 and 2 (commits dfd8eb7 / d7c387d, 126 and 108 min side
+  by side) 0.0641 / 0.0351 and 0.0669 / 0.0363, each at step 6,000: over the three 0.0661 ± 0.0018 / 0.0360 ±
+  0.0008, level with the content IDs (experiments/results/onerec_beauty_no_item_id_8k_ids_aligned_seeds.json);
   no_item_id_tiger_size (commit 878c2ef, 71 min, 1.2 steps/s alone, bfloat16) 0.0643 / 0.0341: level with the
   small model's three-seed mean, so capacity is not what is short at 4,000 steps; tiger_size not run. The mean
   and spread over seeds: experiments.seed_spread.
@@ -368,7 +372,10 @@ def onerec_beauty_headline() -> Sweep:
         # lever of the ablations not yet tried without the item-id table (ids_aligned below, with it, was
         # level with the seeds at 4,000 steps; +4% Recall@10 at 2,000 steps with the user-id token).
         # Measured 2026-12-07 (commit 475c403, 105 min shared): test 0.0673 / 0.0367 at the picked step 8,000,
-        # above all three content-ID seeds (+1.7% / +2.5% over their mean) on one seed: seeds 1 and 2 below.
+        # above all three content-ID seeds (+1.7% / +2.5% over their mean) on one seed. Seeds 1 and 2 (2026-12-07,
+        # side by side, 126 / 108 min): 0.0641 / 0.0351 and 0.0669 / 0.0363, so over three seeds 0.0661 ± 0.0018 /
+        # 0.0360 ± 0.0008 against the content IDs' 0.0662 ± 0.0006 / 0.0358 ± 0.0007: level, the recipe keeps
+        # the content IDs.
         "no_item_id_8k_ids_aligned": no_item_id + eight_k + ("tokenizer.item_vectors=aligned",),
         "no_item_id_8k_ids_aligned_seed_1": no_item_id + eight_k + ("tokenizer.item_vectors=aligned", "train.seed=1"),
         "no_item_id_8k_ids_aligned_seed_2": no_item_id + eight_k + ("tokenizer.item_vectors=aligned", "train.seed=2"),
