@@ -494,8 +494,8 @@ def onerec_ml1m_headline() -> Sweep:
   (94% / 93%; the step valid picked: 16,000); ids_collaborative_balanced (2026-12-07, commit 475c403,
   105 min shared) 0.2323 / 0.1272 / 0.4831 / 0.7043: -3% at HR@10 against plain k-means, no gain;
   ids_collaborative_wsd_40k (114 epochs on a warm-up-stable-decay schedule, the
-  length the +5% per doubling of epochs asks for; several sessions) started 2026-12-07 and paused at its
-  step-500 checkpoint (the sweep resumes it).
+  length the +5% per doubling of epochs asks for; several sessions) started 2026-12-07 and resumed the same
+  day from its step-500 checkpoint; not finished (it checkpoints every 500 steps and the sweep resumes it).
 
   python -m experiments.sweep --sweep=onerec_ml1m_headline --workdir=~/runs/ml1m_headline \
       --data_dir=../shared/data
